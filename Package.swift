@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+// MARK: - Machine-specific code generation
+//
+// The pure-Swift backend is only fast with the machine's full vector ISA (notes/CPU-PERFORMANCE.md:
+// SSE-only SIMD16 code runs at ~2/3 of the AVX-512 speed, and fused multiply-add turns into library
+// calls without a target that has it). So a build of this checkout uses `-target-cpu native`.
+// SwiftPM refuses unsafe flags in a package that others depend on by version, and a binary that must
+// run on another machine must not use the builder's ISA, so the flags are left out when
+// SOFTMAXLAB_PORTABLE is set or when this package is being built as a dependency (a checkout).
+let portable = Context.environment["SOFTMAXLAB_PORTABLE"] != nil
+    || Context.packageDirectory.contains("/checkouts/")
+let cpuFlags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+    .split(separator: "\n").first { $0.hasPrefix("flags") }?
+    .split(separator: " ").map(String.init) ?? []
+var nativeSettings: [SwiftSetting] = []
+if !portable {
+    nativeSettings.append(.unsafeFlags(["-target-cpu", "native"]))
+    if cpuFlags.contains("fma") { nativeSettings.append(.define("SOFTMAXLAB_FMA")) }
+}
+
+let package = Package(
+    name: "SoftmaxLab",
+    products: [
+        // MARK: Public
+        .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU"]),
+        .executable(name: "softmax-lab", targets: ["softmax-lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // MARK: Libraries
+        .target(name: "SoftmaxCore"),
+        .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore"]),
+        .target(name: "SoftmaxCPU", dependencies: ["SoftmaxCore"], swiftSettings: nativeSettings),
+        .target(
+            name: "SoftmaxLabCLI",
+            dependencies: [
+                "SoftmaxCore", "SoftmaxReference", "SoftmaxCPU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "softmax-lab", dependencies: ["SoftmaxLabCLI"]),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference"], path: "Tests/TestSupport"),
+        .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
+        .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"]),
+        .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "TestSupport"]),
+    ]
+)

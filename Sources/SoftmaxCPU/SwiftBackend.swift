@@ -1,0 +1,155 @@
+import SoftmaxCore
+
+/// The pure-Swift backend: host memory, SIMD kernels, all cores. Always available, and the one
+/// `auto` picks when there is no OpenCL GPU.
+public final class SwiftBackend: ComputeBackend {
+    public typealias FloatBuffer = HostBuffer
+    public typealias LabelBuffer = HostLabels
+
+    public init() {}
+
+    public var name: String { "swift" }
+
+    public var deviceName: String {
+        "CPU, \(Parallel.workerCount) threads, SIMD16 (\(Self.codeGeneration))"
+    }
+
+    /// How the vector code was compiled: for the build machine's ISA, or portable.
+    public static var codeGeneration: String {
+        #if SOFTMAXLAB_FMA
+        "native ISA, FMA"
+        #else
+        "portable ISA"
+        #endif
+    }
+
+    public static var threadCount: Int { Parallel.workerCount }
+
+    public func makeBuffer(rows: Int, cols: Int) throws -> HostBuffer {
+        guard rows >= 0, cols >= 0 else {
+            throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)")
+        }
+        return HostBuffer(rows: rows, cols: cols)
+    }
+
+    public func upload(_ matrix: Matrix, to buffer: HostBuffer) throws {
+        try requireShape(buffer, matrix.rows, matrix.cols, "upload destination")
+        matrix.storage.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: matrix.count) }
+    }
+
+    public func download(_ buffer: HostBuffer) throws -> Matrix {
+        Matrix(rows: buffer.rows, cols: buffer.cols, storage: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
+    }
+
+    public func makeLabelBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
+
+    public func crossEntropy(
+        logits: HostBuffer, targets: BackendTargets<HostLabels, HostBuffer>,
+        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<HostBuffer>
+    ) throws -> Double {
+        let n = logits.rows, c = logits.cols
+        guard n > 0, c > 0 else { throw SoftmaxError.empty(what: "logits (\(n)x\(c))") }
+        try options.validate(classes: c)
+        if let g = outputs.gradient { try requireShape(g, n, c, "gradient") }
+        if let r = outputs.rowLosses { try requireShape(r, n, 1, "row losses") }
+        if let l = outputs.logSumExp { try requireShape(l, n, 1, "log-sum-exp") }
+
+        let weights = options.classWeights
+        let weightSum = weights?.reduce(0, +) ?? Float(c)
+        // The mean's denominator: summed label weights of the counted rows, or the row count.
+        var denominator: Double
+        switch targets {
+        case .classIndices(let labels):
+            guard labels.values.count == n else {
+                throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per logits row)", got: "\(labels.values.count)")
+            }
+            try InputValidation.requireLabelsInRange(labels.values, classes: c, ignoreIndex: options.ignoreIndex)
+            denominator = 0
+            for y in labels.values where y != options.ignoreIndex { denominator += Double(weights?[Int(y)] ?? 1) }
+        case .probabilities(let q):
+            try requireShape(q, n, c, "probability targets")
+            if let i = UnsafeBufferPointer(start: q.pointer, count: q.count).firstIndex(where: { !$0.isFinite }) {
+                throw SoftmaxError.nonFinite(source: "probability targets", row: i / c, column: i % c, value: q.pointer[i])
+            }
+            denominator = Double(n)
+        }
+        // A mean over zero weight is 0/0: NaN loss as in PyTorch, zero gradient.
+        let scale: Float = options.reduction == .mean ? (denominator > 0 ? Float(1 / denominator) : 0) : 1
+
+        let result = (weights ?? []).withUnsafeBufferPointer { w in
+            let k = XentConstants(
+                classes: c, scale: scale, smoothing: options.labelSmoothing,
+                weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, ignoreIndex: options.ignoreIndex)
+            let out = FusedCrossEntropy.Outputs(
+                gradient: outputs.gradient?.pointer, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer)
+            switch targets {
+            case .classIndices(let labels):
+                return labels.values.withUnsafeBufferPointer {
+                    FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .classIndices($0.baseAddress!), k, out)
+                }
+            case .probabilities(let q):
+                return FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .probabilities(q.pointer), k, out)
+            }
+        }
+        if let row = result.firstNonFiniteRow {
+            let values = UnsafeBufferPointer(start: logits.pointer + row * c, count: c)
+            let column = values.firstIndex { !$0.isFinite } ?? 0
+            throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
+        }
+        return options.reduction == .mean ? result.lossSum / denominator : result.lossSum
+    }
+
+    public func linearForward(x: HostBuffer, weights: HostBuffer, bias: HostBuffer, scores: HostBuffer) throws {
+        let n = x.rows, d = x.cols, c = weights.cols
+        try requireShape(weights, d, c, "weights")
+        try requireShape(bias, 1, c, "bias")
+        try requireShape(scores, n, c, "scores")
+        for i in 0..<n { (scores.pointer + i * c).update(from: bias.pointer, count: c) }
+        MatrixMultiply.accumulate(
+            m: n, n: c, k: d, a: .init(base: x.pointer, rowStride: d, colStride: 1),
+            b: weights.pointer, ldb: c, c: scores.pointer, ldc: c)
+    }
+
+    public func linearBackward(
+        x: HostBuffer, gradient: HostBuffer, weights: HostBuffer, l2: Float,
+        weightGradient: HostBuffer, biasGradient: HostBuffer
+    ) throws {
+        let n = x.rows, d = x.cols, c = gradient.cols
+        try requireShape(gradient, n, c, "gradient")
+        try requireShape(weights, d, c, "weights")
+        try requireShape(weightGradient, d, c, "weight gradient")
+        try requireShape(biasGradient, 1, c, "bias gradient")
+        // dW = λ·W, then += xᵀ·G with xᵀ read through strides.
+        for i in 0..<(d * c) { weightGradient.pointer[i] = l2 * weights.pointer[i] }
+        MatrixMultiply.accumulate(
+            m: d, n: c, k: n, a: .init(base: x.pointer, rowStride: 1, colStride: d),
+            b: gradient.pointer, ldb: c, c: weightGradient.pointer, ldc: c)
+        ColumnSums.compute(gradient.pointer, rows: n, cols: c, into: biasGradient.pointer)
+    }
+
+    public func sgdStep(parameter: HostBuffer, gradient: HostBuffer, velocity: HostBuffer, learningRate: Float, momentum: Float) throws {
+        try requireShape(gradient, parameter.rows, parameter.cols, "gradient")
+        try requireShape(velocity, parameter.rows, parameter.cols, "velocity")
+        let p = parameter.pointer, g = gradient.pointer, v = velocity.pointer
+        let count = parameter.count
+        let mu = Vec(repeating: momentum), lr = Vec(repeating: learningRate)
+        var i = 0
+        while i + vecWidth <= count {
+            let vi = multiplyAdd(mu, load(v + i), load(g + i))
+            store(vi, v + i)
+            store(load(p + i) - lr * vi, p + i)
+            i += vecWidth
+        }
+        while i < count {
+            v[i] = momentum * v[i] + g[i]
+            p[i] -= learningRate * v[i]
+            i += 1
+        }
+    }
+
+    private func requireShape(_ b: HostBuffer, _ rows: Int, _ cols: Int, _ what: String) throws {
+        guard b.rows == rows, b.cols == cols else {
+            throw SoftmaxError.shapeMismatch(what: what, expected: "\(rows)x\(cols)", got: "\(b.rows)x\(b.cols)")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// The vector type of the hot loops. SIMD16 maps onto one AVX-512 register (or two AVX2 ones);
+/// SIMD32 is scalarized by the compiler and must not be used (notes/CPU-PERFORMANCE.md).
+typealias Vec = SIMD16<Float>
+let vecWidth = 16
+
+@inline(__always)
+func load(_ p: UnsafePointer<Float>) -> Vec {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+@inline(__always)
+func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+/// a·b + c, fused where the target has FMA. Without FMA hardware `addingProduct` becomes a libm call
+/// per lane, 10× slower than the unfused form, so the choice is made at compile time.
+@inline(__always)
+func multiplyAdd(_ a: Vec, _ b: Vec, _ c: Vec) -> Vec {
+    #if SOFTMAXLAB_FMA || arch(arm64)
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
+}
+
+/// Lane-wise maximum. `pointwiseMax` compiles to a scalar loop; this compiles to one `vmaxps`.
+@inline(__always)
+func maximum(_ a: Vec, _ b: Vec) -> Vec {
+    a.replacing(with: b, where: b .> a)
+}
+
+/// exp(x) for 16 lanes, within ~2 ulp of expf for x in [−87.3, 88.3]; smaller x give ~1e-38
+/// (not 0), larger x are clamped. NaN lanes stay NaN-free garbage, so callers detect non-finite
+/// input separately.
+///
+/// exp(x) = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 ∈ [−ln2/2, ln2/2]; e^r by a degree-5
+/// polynomial (Cephes expf coefficients); 2^n by writing n + 127 into the exponent bits.
+@inline(__always)
+func exp(_ v: Vec) -> Vec {
+    var x = v.replacing(with: 88.3, where: v .> 88.3)
+    x.replace(with: -87.3, where: x .< -87.3)
+    // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
+    let magic = Vec(repeating: 12582912)
+    let t = multiplyAdd(x, Vec(repeating: 1.44269504088896341), magic)
+    let n = t - magic
+    // Cody–Waite: ln 2 split in two so that n·ln2_hi is exact.
+    var r = multiplyAdd(n, Vec(repeating: -0.693359375), x)
+    r = multiplyAdd(n, Vec(repeating: 2.12194440e-4), r)
+    var p = Vec(repeating: 1.9875691500e-4)
+    p = multiplyAdd(p, r, Vec(repeating: 1.3981999507e-3))
+    p = multiplyAdd(p, r, Vec(repeating: 8.3334519073e-3))
+    p = multiplyAdd(p, r, Vec(repeating: 4.1665795894e-2))
+    p = multiplyAdd(p, r, Vec(repeating: 1.6666665459e-1))
+    p = multiplyAdd(p, r, Vec(repeating: 5.0000001201e-1))
+    p = multiplyAdd(p, r * r, r + 1)
+    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+    let scale = unsafeBitCast((bits &+ 127) &<< 23, to: Vec.self)
+    return p * scale
+}

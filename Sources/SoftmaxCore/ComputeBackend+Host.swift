@@ -1,0 +1,64 @@
+/// Array-in, array-out conveniences built on the buffer operations (for `loss`, tests and library
+/// users); a training loop should use the buffers directly.
+extension ComputeBackend {
+    public func makeBuffer(_ matrix: Matrix) throws -> FloatBuffer {
+        let buffer = try makeBuffer(rows: matrix.rows, cols: matrix.cols)
+        try upload(matrix, to: buffer)
+        return buffer
+    }
+
+    public func makeTargets(_ targets: Targets) throws -> BackendTargets<LabelBuffer, FloatBuffer> {
+        switch targets {
+        case .classIndices(let labels): .classIndices(try makeLabelBuffer(labels))
+        case .probabilities(let p): .probabilities(try makeBuffer(p))
+        }
+    }
+
+    public func crossEntropy(
+        logits: Matrix, targets: Targets, options: CrossEntropyOptions = CrossEntropyOptions()
+    ) throws -> CrossEntropyResult {
+        try InputValidation.validate(logits: logits.shape, targets: targets, options: options)
+        let n = logits.rows
+        let outputs = CrossEntropyOutputs(
+            gradient: try makeBuffer(rows: n, cols: logits.cols),
+            rowLosses: try makeBuffer(rows: n, cols: 1),
+            logSumExp: try makeBuffer(rows: n, cols: 1))
+        let loss = try crossEntropy(logits: try makeBuffer(logits), targets: try makeTargets(targets),
+                                    options: options, outputs: outputs)
+        return CrossEntropyResult(
+            loss: loss,
+            rowLosses: try download(outputs.rowLosses!).storage,
+            gradient: try download(outputs.gradient!),
+            logSumExp: try download(outputs.logSumExp!).storage)
+    }
+
+    /// Objective and gradients of the linear classifier scores = x·W + b.
+    public func classifierGradients(
+        x: Matrix, targets: Targets, weights: Matrix, bias: [Float],
+        options: CrossEntropyOptions = CrossEntropyOptions(), l2: Float = 0
+    ) throws -> ClassifierGradients {
+        guard weights.rows == x.cols else {
+            throw SoftmaxError.shapeMismatch(what: "weights", expected: "\(x.cols) rows (one per feature)", got: "\(weights.rows)")
+        }
+        guard bias.count == weights.cols else {
+            throw SoftmaxError.shapeMismatch(what: "bias", expected: "\(weights.cols) values", got: "\(bias.count)")
+        }
+        let xb = try makeBuffer(x), wb = try makeBuffer(weights)
+        let bb = try makeBuffer(Matrix(rows: 1, cols: bias.count, storage: bias))
+        let scores = try makeBuffer(rows: x.rows, cols: weights.cols)
+        try linearForward(x: xb, weights: wb, bias: bb, scores: scores)
+        try InputValidation.validate(logits: Shape(rows: x.rows, cols: weights.cols), targets: targets, options: options)
+        let grad = try makeBuffer(rows: x.rows, cols: weights.cols)
+        let loss = try crossEntropy(logits: scores, targets: try makeTargets(targets), options: options,
+                                    outputs: CrossEntropyOutputs(gradient: grad))
+        let dW = try makeBuffer(rows: weights.rows, cols: weights.cols)
+        let db = try makeBuffer(rows: 1, cols: weights.cols)
+        try linearBackward(x: xb, gradient: grad, weights: wb, l2: l2, weightGradient: dW, biasGradient: db)
+        var squaredNorm = 0.0
+        for w in weights.storage { squaredNorm += Double(w) * Double(w) }
+        return ClassifierGradients(
+            objective: loss + 0.5 * Double(l2) * squaredNorm,
+            weightGradient: try download(dW),
+            biasGradient: try download(db).storage)
+    }
+}

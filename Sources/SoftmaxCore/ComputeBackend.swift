@@ -1,0 +1,67 @@
+/// A buffer owned by a backend: host memory for the Swift backend, a `cl_mem` for OpenCL.
+public protocol BackendBuffer: AnyObject {
+    var rows: Int { get }
+    var cols: Int { get }
+}
+
+/// Targets that already live in a backend's memory.
+public enum BackendTargets<Labels: AnyObject, Floats: BackendBuffer> {
+    case classIndices(Labels)
+    case probabilities(Floats)
+}
+
+/// Where the fused loss+gradient writes besides returning the reduced loss; each is optional.
+public struct CrossEntropyOutputs<Buffer: BackendBuffer> {
+    /// N×C: ∂(reduced loss)/∂logits (for `.none`, the gradient of the sum of the row losses).
+    public var gradient: Buffer?
+    /// N×1: each row's loss before reduction (0 for ignored rows).
+    public var rowLosses: Buffer?
+    /// N×1: log Σ_j exp(f_ij).
+    public var logSumExp: Buffer?
+
+    public init(gradient: Buffer? = nil, rowLosses: Buffer? = nil, logSumExp: Buffer? = nil) {
+        self.gradient = gradient
+        self.rowLosses = rowLosses
+        self.logSumExp = logSumExp
+    }
+}
+
+/// The operations a training step needs, on buffers the backend owns, so that a loop written once
+/// keeps data and weights on the device and reads back only the loss.
+///
+/// Shapes: x N×D, weights D×C, bias 1×C, scores/logits/gradient N×C.
+public protocol ComputeBackend: AnyObject {
+    associatedtype FloatBuffer: BackendBuffer
+    associatedtype LabelBuffer: AnyObject
+
+    /// "swift" or "opencl".
+    var name: String { get }
+    /// The device, in words ("2 threads, AVX-512" or the OpenCL device name).
+    var deviceName: String { get }
+
+    func makeBuffer(rows: Int, cols: Int) throws -> FloatBuffer
+    func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
+    func download(_ buffer: FloatBuffer) throws -> Matrix
+    func makeLabelBuffer(_ labels: [Int32]) throws -> LabelBuffer
+
+    /// Fused softmax cross-entropy: returns the reduced loss (for `.none`, the sum of the row losses)
+    /// and fills the requested outputs. Labels out of range and non-finite logits are errors.
+    func crossEntropy(
+        logits: FloatBuffer,
+        targets: BackendTargets<LabelBuffer, FloatBuffer>,
+        options: CrossEntropyOptions,
+        outputs: CrossEntropyOutputs<FloatBuffer>
+    ) throws -> Double
+
+    /// scores = x·weights + bias.
+    func linearForward(x: FloatBuffer, weights: FloatBuffer, bias: FloatBuffer, scores: FloatBuffer) throws
+
+    /// weightGradient = xᵀ·gradient + l2·weights; biasGradient = Σ_rows gradient.
+    func linearBackward(
+        x: FloatBuffer, gradient: FloatBuffer, weights: FloatBuffer, l2: Float,
+        weightGradient: FloatBuffer, biasGradient: FloatBuffer
+    ) throws
+
+    /// velocity = momentum·velocity + gradient; parameter −= learningRate·velocity.
+    func sgdStep(parameter: FloatBuffer, gradient: FloatBuffer, velocity: FloatBuffer, learningRate: Float, momentum: Float) throws
+}

@@ -1,0 +1,26 @@
+/// Everything the library rejects, each worded as one sentence a user can act on.
+///
+/// `source` names where the value came from (a file name, or "logits"); `location` names the row,
+/// and the command line fills in file lines where it knows them.
+public enum SoftmaxError: Error, Sendable, Equatable, CustomStringConvertible {
+    case labelOutOfRange(source: String, location: String, label: Int, classes: Int, ignoreIndex: Int32)
+    case shapeMismatch(what: String, expected: String, got: String)
+    case nonFinite(source: String, row: Int, column: Int, value: Float)
+    case empty(what: String)
+    case invalidOption(String)
+
+    public var description: String {
+        switch self {
+        case let .labelOutOfRange(source, location, label, classes, ignoreIndex):
+            "\(source) \(location): label \(label) is outside 0..<\(classes) (and is not the ignore index \(ignoreIndex))"
+        case let .shapeMismatch(what, expected, got):
+            "\(what): expected \(expected), got \(got)"
+        case let .nonFinite(source, row, column, value):
+            "\(source) row \(row), column \(column) is \(value); inputs must be finite numbers"
+        case let .empty(what):
+            "\(what) is empty"
+        case let .invalidOption(message):
+            message
+        }
+    }
+}

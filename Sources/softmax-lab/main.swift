@@ -1,0 +1,3 @@
+import SoftmaxLabCLI
+
+SoftmaxLab.main()

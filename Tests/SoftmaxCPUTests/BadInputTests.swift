@@ -1,0 +1,52 @@
+import SoftmaxCore
+import Testing
+import TestSupport
+
+/// Bad input is an error that names what is wrong and where, never a number.
+@Suite struct BadInputTests {
+    @Test(arguments: backends, [(1, 1, 0), (20, 10, 2), (40, 10, 39), (3, 1000, 999), (1, 40000, 12345)])
+    func nonFiniteLogitsAreReportedWithTheirPosition(_ backendCase: BackendCase, shape: (Int, Int, Int)) throws {
+        let backend = try backendCase.make()
+        let (n, c, position) = shape
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var rng = SeededGenerator(seed: 41)
+            var logits = RandomData.logits(n, c, scale: 1, &rng)
+            logits.storage[position] = bad
+            let error = #expect(throws: SoftmaxError.self) {
+                _ = try backend.crossEntropy(logits: logits, targets: .classIndices(RandomData.labels(n, classes: c, &rng)))
+            }
+            guard case let .nonFinite(source, row, column, value) = error else {
+                Issue.record("\(n)x\(c), \(bad) at \(position): expected a non-finite error, got \(String(describing: error))")
+                continue
+            }
+            #expect(source == "logits" && row == position / c && column == position % c, "\(n)x\(c), \(bad) at \(position)")
+            #expect(value.isNaN == bad.isNaN && (bad.isNaN || value == bad))
+        }
+    }
+
+    @Test(arguments: backends)
+    func labelsAndOptionsAreChecked(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        let logits = Matrix(rows: 3, cols: 4)
+        #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 1", label: 4, classes: 4, ignoreIndex: -100)) {
+            _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 4, 1]))
+        }
+        #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 2", label: -1, classes: 4, ignoreIndex: -100)) {
+            _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 3, -1]))
+        }
+        #expect(throws: SoftmaxError.shapeMismatch(what: "labels", expected: "3 labels (one per logits row)", got: "2")) {
+            _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 1]))
+        }
+        #expect(throws: SoftmaxError.shapeMismatch(what: "class weights", expected: "4 values (one per class)", got: "3")) {
+            _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 1, 2]), options: .init(classWeights: [1, 1, 1]))
+        }
+        for smoothing: Float in [1, -0.1, .nan] {
+            #expect(throws: SoftmaxError.self) {
+                _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 1, 2]), options: .init(labelSmoothing: smoothing))
+            }
+        }
+        #expect(throws: SoftmaxError.empty(what: "logits (0x4)")) {
+            _ = try backend.crossEntropy(logits: Matrix(rows: 0, cols: 4), targets: .classIndices([]))
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import SoftmaxCore
+import SoftmaxReference
+import Testing
+import TestSupport
+
+/// Every backend against the float64 oracle on random seeded shapes: C = 1, C not a multiple of the
+/// vector width, C in the 16-rows-per-vector range, long rows split across threads, huge logits.
+@Suite struct CrossEntropyConformanceTests {
+    static let shapes: [(rows: Int, cols: Int)] = [
+        (1, 1), (4, 1), (1, 2), (5, 7), (16, 7), (37, 7), (64, 10), (33, 16), (19, 17), (3, 31),
+        (130, 100), (3, 1000), (4096, 7), (2048, 10), (1, 32000), (3, 32000), (1, 128000), (2, 128000), (5, 40000),
+    ]
+
+    @Test(arguments: backends, [Float(1), 30, 1e4])
+    func classIndicesAgainstOracle(_ backendCase: BackendCase, logitScale: Float) throws {
+        let backend = try backendCase.make()
+        for (n, c) in Self.shapes {
+            let seed = UInt64(n * 1_000_003 + c) ^ UInt64(logitScale.bitPattern)
+            var rng = SeededGenerator(seed: seed)
+            let logits = RandomData.logits(n, c, scale: logitScale, &rng)
+            let labels = RandomData.labels(n, classes: c, &rng)
+            let failures = try Conformance.crossEntropy(
+                backend, logits: logits, targets: .classIndices(labels),
+                context: "\(backendCase) seed \(seed), logits ±\(logitScale)")
+            #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
+        }
+    }
+
+    @Test(arguments: backends)
+    func everyOptionCombination(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        for (n, c) in [(37, 7), (20, 16), (9, 300), (2, 40000)] {
+            for reduction in Reduction.allCases {
+                for smoothing: Float in [0, 0.1] {
+                    for weighted in [false, true] {
+                        for ignoredFraction in [0.0, 0.3] {
+                            let seed = UInt64(n * 7919 + c * 31 + (weighted ? 1 : 0) + Int(smoothing * 10) * 2 + Int(ignoredFraction * 10) * 4)
+                            var rng = SeededGenerator(seed: seed)
+                            let options = CrossEntropyOptions(
+                                reduction: reduction, ignoreIndex: 3 - 100 * Int32(seed % 2),
+                                classWeights: weighted ? RandomData.weights(c, &rng) : nil, labelSmoothing: smoothing)
+                            let logits = RandomData.logits(n, c, scale: 10, &rng)
+                            let labels = RandomData.labels(n, classes: c, ignoredFraction: ignoredFraction,
+                                                           ignoreIndex: options.ignoreIndex, &rng)
+                            var failures = try Conformance.crossEntropy(
+                                backend, logits: logits, targets: .classIndices(labels), options: options,
+                                context: "\(backendCase) seed \(seed), class indices")
+                            let probabilities = RandomData.probabilities(n, c, &rng)
+                            failures += try Conformance.crossEntropy(
+                                backend, logits: logits, targets: .probabilities(probabilities), options: options,
+                                context: "\(backendCase) seed \(seed), probability targets")
+                            #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: backends)
+    func equalLogitsGiveUniformProbabilities(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        for (n, c) in [(3, 1), (17, 10), (2, 1000), (1, 32000)] {
+            for value: Float in [0, 7.5, -1e4, 1e4] {
+                let labels = (0..<n).map { Int32($0 % c) }
+                let r = try backend.crossEntropy(logits: Matrix(rows: n, cols: c, repeating: value), targets: .classIndices(labels),
+                                                 options: .init(reduction: .sum))
+                let logC = log(Double(c))
+                #expect(abs(r.loss - Double(n) * logC) <= 1e-5 * Double(n) * max(logC, 1), "\(n)x\(c) of \(value): loss \(r.loss)")
+                for i in 0..<n {
+                    for j in 0..<c {
+                        let expected = 1 / Double(c) - (j == Int(labels[i]) ? 1 : 0)
+                        #expect(abs(Double(r.gradient[i, j]) - expected) <= 1e-6, "\(n)x\(c) of \(value): gradient[\(i), \(j)]")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: backends)
+    func meanOverOnlyIgnoredRowsIsNaNWithZeroGradient(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        var rng = SeededGenerator(seed: 5)
+        let r = try backend.crossEntropy(logits: RandomData.logits(20, 10, scale: 3, &rng),
+                                         targets: .classIndices([Int32](repeating: -100, count: 20)))
+        #expect(r.loss.isNaN)
+        #expect(r.gradient.storage.allSatisfy { $0 == 0 })
+    }
+}

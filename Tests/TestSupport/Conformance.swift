@@ -1,0 +1,60 @@
+import SoftmaxCore
+import SoftmaxReference
+
+/// The checks every backend must pass against the float64 oracle, as functions returning failure
+/// descriptions (empty when the backend conforms), so each backend's test target reuses them.
+public enum Conformance {
+    public static let lossTolerance = Comparison(atol: 1e-5, rtol: 2e-5)
+
+    /// Loss, row losses, log-sum-exp and gradient of one call, against the oracle.
+    public static func crossEntropy(
+        _ backend: any ComputeBackend, logits: Matrix, targets: Targets,
+        options: CrossEntropyOptions = .init(), context: String
+    ) throws -> [String] {
+        let got = try backend.crossEntropy(logits: logits, targets: targets, options: options)
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: targets, options: options)
+        let c = logits.cols
+        var failures: [String] = []
+        let context = "\(context), \(logits.rows)x\(c), \(describe(options))"
+        if let m = lossTolerance.mismatches([Float(got.loss)], [want.loss], context: "\(context): loss") { failures.append(m) }
+        if let m = lossTolerance.mismatches(got.rowLosses, want.rowLosses, context: "\(context): row losses") { failures.append(m) }
+        if let m = lossTolerance.mismatches(got.logSumExp, want.logSumExp, context: "\(context): log-sum-exp") { failures.append(m) }
+        // Gradient entries are compared on the scale of the largest one (mean divides them all by N),
+        // with a floor for batches whose every row is already confidently right.
+        let largest = want.gradient.storage.map(abs).max() ?? 0
+        let gradientTolerance = Comparison(atol: 2e-6 * max(largest, 1e-3), rtol: 1e-4)
+        if let m = gradientTolerance.mismatches(got.gradient.storage, want.gradient.storage, cols: c, context: "\(context): gradient") {
+            failures.append(m)
+        }
+        return failures
+    }
+
+    /// Objective, ∂W and ∂b of the linear classifier, against the oracle.
+    public static func classifier(
+        _ backend: any ComputeBackend, x: Matrix, targets: Targets, weights: Matrix, bias: [Float],
+        options: CrossEntropyOptions = .init(), l2: Float, context: String
+    ) throws -> [String] {
+        let got = try backend.classifierGradients(x: x, targets: targets, weights: weights, bias: bias, options: options, l2: l2)
+        let want = ReferenceLinear.objective(
+            x: DoubleMatrix(x), targets: targets, weights: DoubleMatrix(weights), bias: bias.map(Double.init),
+            options: options, l2: Double(l2))
+        let context = "\(context), x \(x.rows)x\(x.cols), W \(weights.rows)x\(weights.cols), l2 \(l2)"
+        var failures: [String] = []
+        if let m = lossTolerance.mismatches([Float(got.objective)], [want.objective], context: "\(context): objective") { failures.append(m) }
+        let largest = max(want.weightGradient.storage.map(abs).max() ?? 0, want.biasGradient.map(abs).max() ?? 0)
+        let tolerance = Comparison(atol: 1e-5 * max(largest, 1e-30), rtol: 2e-4)
+        if let m = tolerance.mismatches(got.weightGradient.storage, want.weightGradient.storage, cols: weights.cols, context: "\(context): dW") {
+            failures.append(m)
+        }
+        if let m = tolerance.mismatches(got.biasGradient, want.biasGradient, context: "\(context): db") { failures.append(m) }
+        return failures
+    }
+
+    public static func describe(_ o: CrossEntropyOptions) -> String {
+        var parts = ["reduction \(o.reduction.rawValue)"]
+        if o.labelSmoothing > 0 { parts.append("smoothing \(o.labelSmoothing)") }
+        if o.classWeights != nil { parts.append("weighted") }
+        if o.ignoreIndex != CrossEntropyOptions.defaultIgnoreIndex { parts.append("ignore \(o.ignoreIndex)") }
+        return parts.joined(separator: ", ")
+    }
+}
