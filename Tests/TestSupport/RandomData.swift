@@ -1,4 +1,4 @@
-import SoftmaxCore
+@_exported import SoftmaxCore
 
 /// Random inputs for conformance tests, all drawn from one seeded generator.
 public enum RandomData {

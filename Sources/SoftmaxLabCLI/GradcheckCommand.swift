@@ -1,0 +1,100 @@
+import ArgumentParser
+import SoftmaxCore
+import SoftmaxReference
+
+/// `softmax-lab gradcheck`: each backend's analytic gradients of the full classifier objective
+/// against central differences of the float64 objective.
+struct GradcheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
+        abstract: "Check analytic gradients of the classifier objective against finite differences.")
+
+    @Option(help: "Rows N of the random batch.") var rows = 8
+    @Option(help: "Classes C.") var classes = 5
+    @Option(help: "Features D.") var features = 4
+    @Option(help: "Seed of the random data.") var seed: UInt64 = 0
+    @Option(help: "L2 strength λ of (λ/2)‖W‖².") var l2: Float = 0.01
+    @OptionGroup var loss: LossOptions
+    @OptionGroup var backend: BackendOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    /// Float32 backends against float64 differences; the oracle itself must be far tighter.
+    static let backendTolerance = 1e-4
+    static let oracleTolerance = 1e-7
+
+    func validate() throws {
+        for (name, value, limit) in [("--rows", rows, 100_000), ("--classes", classes, 10_000), ("--features", features, 10_000)] {
+            guard value >= 1, value <= limit else { throw ValidationError("\(name) must be in 1...\(limit), got \(value)") }
+        }
+        guard (features + 1) * classes <= 20_000 else {
+            throw ValidationError("--features × --classes is too large for finite differences (at most 20000 parameters)")
+        }
+        guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be a non-negative number, got \(l2)") }
+    }
+
+    struct Row: Encodable {
+        var computedBy: String
+        var relativeErrorW: Double
+        var relativeErrorB: Double
+        var maxAbsoluteError: Double
+        var tolerance: Double
+        var passed: Bool
+    }
+
+    struct Output: Encodable {
+        var rows: Int, classes: Int, features: Int, seed: UInt64, l2: Float
+        var objective: Double
+        var results: [Row]
+        var passed: Bool
+    }
+
+    func run() throws {
+        var rng = SeededGenerator(seed: seed)
+        let uniform = { (n: Int, scale: Float, rng: inout SeededGenerator) in (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) } }
+        let x = Matrix(rows: rows, cols: features, storage: uniform(rows * features, 1, &rng))
+        let w = Matrix(rows: features, cols: classes, storage: uniform(features * classes, 0.5, &rng))
+        let b = uniform(classes, 0.5, &rng)
+        let labels = (0..<rows).map { _ in Int32.random(in: 0..<Int32(classes), using: &rng) }
+        let options = try loss.options(classes: classes)
+        let targets = Targets.classIndices(labels)
+
+        // Numeric gradient of the float64 objective over every W and b entry.
+        let xd = DoubleMatrix(x)
+        let params = w.storage.map(Double.init) + b.map(Double.init)
+        let numeric = GradientCheck.centralDifference(at: params, step: 1e-6) { v in
+            ReferenceLinear.objective(
+                x: xd, targets: targets, weights: DoubleMatrix(rows: features, cols: classes, storage: Array(v[0..<(features * classes)])),
+                bias: Array(v[(features * classes)...]), options: options, l2: Double(l2)).objective
+        }
+        let numericW = Array(numeric[0..<(features * classes)]), numericB = Array(numeric[(features * classes)...])
+        let oracle = ReferenceLinear.objective(x: xd, targets: targets, weights: DoubleMatrix(w), bias: b.map(Double.init),
+                                               options: options, l2: Double(l2))
+        var results = [row("float64 oracle", oracle.weightGradient.storage, oracle.biasGradient, numericW, numericB, Self.oracleTolerance)]
+        let compute = backend.make()
+        let g = try compute.classifierGradients(x: x, targets: targets, weights: w, bias: b, options: options, l2: l2)
+        results.append(row("\(compute.name) backend", g.weightGradient.storage.map(Double.init), g.biasGradient.map(Double.init),
+                           numericW, numericB, Self.backendTolerance))
+
+        let output = Output(rows: rows, classes: classes, features: features, seed: seed, l2: l2, objective: oracle.objective,
+                            results: results, passed: results.allSatisfy(\.passed))
+        if json {
+            Console.current.line(try JSONOutput.string(output))
+        } else {
+            let out = Console.current
+            out.line("gradcheck: N=\(rows) C=\(classes) D=\(features) seed=\(seed) λ=\(formatted(l2)), objective \(formatted(oracle.objective))")
+            out.line("analytic vs central differences (h = 1e-6) of the float64 objective; relative error ‖a − n‖/(‖a‖ + ‖n‖):")
+            out.line(Table.render(
+                header: ["computed by", "rel. error ∂W", "rel. error ∂b", "max |a − n|", "tolerance", "result"],
+                rows: results.map { [$0.computedBy, formatted($0.relativeErrorW), formatted($0.relativeErrorB),
+                                     formatted($0.maxAbsoluteError), formatted($0.tolerance), $0.passed ? "ok" : "FAILED"] }))
+        }
+        if !output.passed { throw ExitCode.failure }
+    }
+
+    private func row(_ name: String, _ w: [Double], _ b: [Double], _ nw: [Double], _ nb: [Double], _ tolerance: Double) -> Row {
+        let ew = GradientCheck.relativeError(w, nw), eb = GradientCheck.relativeError(b, nb)
+        let worst = GradientCheck.maxAbsoluteError(w + b, nw + nb).error
+        return Row(computedBy: name, relativeErrorW: ew, relativeErrorB: eb, maxAbsoluteError: worst, tolerance: tolerance,
+                   passed: ew <= tolerance && eb <= tolerance)
+    }
+}

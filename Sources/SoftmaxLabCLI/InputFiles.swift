@@ -1,0 +1,78 @@
+import Foundation
+import SoftmaxCore
+
+/// Loads the command line's input files (`.npy`, or text/CSV), and says where a row came from:
+/// "row 3" in a `.npy` file, "line 5" in a text file.
+struct LoadedMatrix {
+    var matrix: Matrix
+    var name: String
+    var locate: (Int) -> String
+}
+
+struct LoadedLabels {
+    var labels: [Int32]
+    var name: String
+    var locate: (Int) -> String
+}
+
+enum InputFiles {
+    static func isNumpy(_ path: String) -> Bool { path.lowercased().hasSuffix(".npy") }
+
+    static func matrix(_ path: String, what: String) throws -> LoadedMatrix {
+        let loaded: LoadedMatrix
+        if isNumpy(path) {
+            let file = try NumpyFile.read(path)
+            loaded = LoadedMatrix(matrix: try file.matrix(what: what), name: file.name) { "row \($0)" }
+        } else {
+            let rows = try DelimitedText.read(path)
+            loaded = LoadedMatrix(matrix: try DelimitedText.matrix(rows), name: rows.name) { "line \(rows.lines[$0])" }
+        }
+        guard loaded.matrix.rows > 0, loaded.matrix.cols > 0 else {
+            throw InputError("\(loaded.name): \(what) is empty (shape \(loaded.matrix.shape))")
+        }
+        if let bad = InputValidation.firstNonFinite(loaded.matrix) {
+            throw InputError("\(loaded.name) \(loaded.locate(bad.row)), column \(bad.column): \(what) value \(bad.value); inputs must be finite numbers")
+        }
+        return loaded
+    }
+
+    static func labels(_ path: String) throws -> LoadedLabels {
+        if isNumpy(path) {
+            let file = try NumpyFile.read(path)
+            let values = try file.vector(what: "labels")
+            let labels = try values.enumerated().map { i, v in
+                guard v.rounded() == v, let y = Int32(exactly: v) else {
+                    throw InputError("\(file.name) row \(i): \(v) is not an integer label")
+                }
+                return y
+            }
+            return LoadedLabels(labels: labels, name: file.name) { "row \($0)" }
+        }
+        let rows = try DelimitedText.read(path)
+        return LoadedLabels(labels: try DelimitedText.labels(rows), name: rows.name) { "line \(rows.lines[$0])" }
+    }
+
+    /// Numbers given inline ("1,2,0.5") or in a file (`.npy`, or text with one or more per line).
+    static func vector(_ spec: String, what: String) throws -> [Float] {
+        if !FileManager.default.fileExists(atPath: spec) {
+            let parts = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let values = parts.compactMap { Float($0) }
+            guard !parts.isEmpty, values.count == parts.count else {
+                throw InputError("\(what) '\(spec)' is neither a file nor a comma-separated list of numbers")
+            }
+            return values
+        }
+        if isNumpy(spec) { return try NumpyFile.read(spec).vector(what: what).map { Float($0) } }
+        let rows = try DelimitedText.read(spec)
+        var values: [Float] = []
+        for (r, fields) in rows.fields.enumerated() {
+            for field in fields {
+                guard let v = Float(field) else {
+                    throw InputError("\(rows.name) line \(rows.lines[r]): '\(field)' is not a number")
+                }
+                values.append(v)
+            }
+        }
+        return values
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import SoftmaxCore
+
+/// `softmax-lab loss`: the loss (and optionally the gradient) of logits and targets read from files.
+struct LossCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loss",
+        abstract: "Compute softmax cross-entropy of logits from a file, as PyTorch's cross_entropy does.")
+
+    @Option(help: "Logits (N, C): .npy (float32/float64, C order) or text/CSV, one row per line.")
+    var logits: String
+
+    @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")
+    var labels: String?
+
+    @Option(help: "Probability targets (N, C) instead of labels: .npy or CSV.")
+    var targets: String?
+
+    @OptionGroup var loss: LossOptions
+    @OptionGroup var backend: BackendOptions
+
+    @Option(help: "Write the gradient ∂loss/∂logits here as float32 .npy.")
+    var gradOut: String?
+
+    @Flag(help: "Print the result as JSON (with per-row losses).")
+    var json = false
+
+    func validate() throws {
+        guard (labels == nil) != (targets == nil) else {
+            throw ValidationError("give exactly one of --labels (class indices) and --targets (probabilities)")
+        }
+        if let gradOut, !gradOut.lowercased().hasSuffix(".npy") {
+            throw ValidationError("--grad-out must name a .npy file, got '\(gradOut)'")
+        }
+    }
+
+    struct Output: Encodable {
+        var loss: Double
+        var reduction: String
+        var rows: Int
+        var classes: Int
+        var backend: String
+        var rowLosses: [Float]?
+        var gradientFile: String?
+    }
+
+    func run() throws {
+        let input = try InputFiles.matrix(logits, what: "logits")
+        let x = input.matrix
+        let options = try loss.options(classes: x.cols)
+        let target: Targets
+        if let labels {
+            let l = try InputFiles.labels(labels)
+            try InputValidation.validate(logits: x.shape, targets: .classIndices(l.labels), options: options,
+                                         labelSource: l.name, rowName: l.locate)
+            target = .classIndices(l.labels)
+        } else {
+            let t = try InputFiles.matrix(targets!, what: "probability targets")
+            guard t.matrix.shape == x.shape else {
+                throw InputError("\(t.name) has shape \(t.matrix.shape) but \(input.name) has \(x.shape); probability targets must match the logits")
+            }
+            target = .probabilities(t.matrix)
+        }
+        let compute = backend.make()
+        let result = try compute.crossEntropy(logits: x, targets: target, options: options)
+        if let gradOut { try NumpyFile.write(result.gradient, to: gradOut) }
+        if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {
+            Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
+        }
+
+        let output = Output(
+            loss: result.loss, reduction: options.reduction.rawValue, rows: x.rows, classes: x.cols, backend: compute.name,
+            rowLosses: json || options.reduction == .none ? result.rowLosses : nil, gradientFile: gradOut)
+        if json {
+            Console.current.line(try JSONOutput.string(output))
+            return
+        }
+        let out = Console.current
+        if options.reduction == .none {
+            out.line("row losses (\(x.rows) rows, \(x.cols) classes, \(compute.name) backend):")
+            for (i, l) in result.rowLosses.enumerated().prefix(20) { out.line("  \(input.locate(i)): \(formatted(l))") }
+            if x.rows > 20 { out.line("  … \(x.rows - 20) more (use --json for all)") }
+            out.line("sum: \(formatted(result.loss))")
+        } else {
+            out.line("loss (\(options.reduction.rawValue) over \(x.rows) rows, \(x.cols) classes, \(compute.name) backend): \(formatted(result.loss))")
+        }
+        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), float32) written to \(gradOut)") }
+    }
+}
