@@ -3,9 +3,7 @@ import SoftmaxCore
 /// The Swift backend's fused softmax cross-entropy over a whole batch: picks the kernel for the
 /// shape, spreads rows (or, for a few very long rows, columns) over the cores, and reports bad input.
 enum FusedCrossEntropy {
-    /// Rows shorter than this go 16 to a vector (LanesKernel).
-    static let lanesMaxClasses = LanesKernel.maxClasses
-    /// Rows at least this long are split across threads when there are too few rows to go round.
+        /// Rows at least this long are split across threads when there are too few rows to go round.
     static let columnSplitMinClasses = 16384
 
     struct Outputs {
@@ -33,8 +31,8 @@ enum FusedCrossEntropy {
 
         // Rows are handed out in blocks of 16 so the lanes kernel always sees whole blocks.
         let useLanes: Bool
-        if case .classIndices = targets { useLanes = c >= 2 && c <= lanesMaxClasses } else { useLanes = false }
-        let granule = useLanes ? LanesKernel.rowsPerBlock : 1
+        if case .classIndices = targets { useLanes = LanesKernels.classRange.contains(c) } else { useLanes = false }
+        let granule = useLanes ? vecWidth : 1
         let units = (n + granule - 1) / granule
         let minimumUnits = Swift.max(1, 32768 / Swift.max(c * granule, 1))
         let tasks = Parallel.taskCount(units, minimum: minimumUnits)
@@ -59,21 +57,10 @@ enum FusedCrossEntropy {
         var firstBad: Int?
         var i = rows.lowerBound
         if lanes, case .classIndices(let labels) = targets {
-            withUnsafeTemporaryAllocation(of: Vec.self, capacity: 2 * c) { scratch in
-                while i + LanesKernel.rowsPerBlock <= rows.upperBound {
-                    let r = LanesKernel.block(
-                        f + i * c, out.gradient.map { $0 + i * c }, labels: labels + i,
-                        rowLoss: out.rowLoss.map { $0 + i }, lse: out.lse.map { $0 + i },
-                        scratch: scratch.baseAddress!, k)
-                    total += r.loss
-                    if !r.finite && firstBad == nil {
-                        firstBad = (i..<(i + LanesKernel.rowsPerBlock)).first { row in
-                            UnsafeBufferPointer(start: f + row * c, count: c).contains { !$0.isFinite }
-                        }
-                    }
-                    i += LanesKernel.rowsPerBlock
-                }
-            }
+            let r = LanesKernels.blocks(f, rows: rows, labels: labels, k, out)
+            total = r.loss
+            firstBad = r.firstBad
+            i = r.end
         }
         while i < rows.upperBound {
             let row: (loss: Float, lse: Float, finite: Bool)

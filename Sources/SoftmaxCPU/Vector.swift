@@ -58,3 +58,31 @@ func exp(_ v: Vec) -> Vec {
     let scale = unsafeBitCast((bits &+ 127) &<< 23, to: Vec.self)
     return p * scale
 }
+
+/// Natural log for 16 lanes of positive normal floats, within ~2 ulp of logf (Cephes logf):
+/// x = 2^e · m with m ∈ [√½, √2), log x = e·ln 2 + log(m), log(1 + f) by a degree-9 polynomial.
+@inline(__always)
+func log(_ v: Vec) -> Vec {
+    let bits = unsafeBitCast(v, to: SIMD16<Int32>.self)
+    var e = Vec(((bits &>> 23) & 0xff) &- 126)
+    // Mantissa in [0.5, 1).
+    var m = unsafeBitCast((bits & 0x007f_ffff) | 0x3f00_0000, to: Vec.self)
+    let small = m .< 0.707106781186547524
+    e.replace(with: e - 1, where: small)
+    m.replace(with: m + m, where: small)
+    let x = m - 1
+    let z = x * x
+    var y = Vec(repeating: 7.0376836292e-2)
+    y = multiplyAdd(y, x, Vec(repeating: -1.1514610310e-1))
+    y = multiplyAdd(y, x, Vec(repeating: 1.1676998740e-1))
+    y = multiplyAdd(y, x, Vec(repeating: -1.2420140846e-1))
+    y = multiplyAdd(y, x, Vec(repeating: 1.4249322787e-1))
+    y = multiplyAdd(y, x, Vec(repeating: -1.6668057665e-1))
+    y = multiplyAdd(y, x, Vec(repeating: 2.0000714765e-1))
+    y = multiplyAdd(y, x, Vec(repeating: -2.4999993993e-1))
+    y = multiplyAdd(y, x, Vec(repeating: 3.3333331174e-1))
+    y = y * x * z
+    y = multiplyAdd(e, Vec(repeating: -2.12194440e-4), y)
+    y = multiplyAdd(z, Vec(repeating: -0.5), y)
+    return multiplyAdd(e, Vec(repeating: 0.693359375), x + y)
+}

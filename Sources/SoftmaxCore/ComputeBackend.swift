@@ -64,4 +64,14 @@ public protocol ComputeBackend: AnyObject {
 
     /// velocity = momentum·velocity + gradient; parameter −= learningRate·velocity.
     func sgdStep(parameter: FloatBuffer, gradient: FloatBuffer, velocity: FloatBuffer, learningRate: Float, momentum: Float) throws
+
+    /// destination = source (same element count): the device's bandwidth yardstick.
+    func copy(_ source: FloatBuffer, to destination: FloatBuffer) throws
+
+    /// Returns when all work submitted so far has finished (for timing asynchronous devices).
+    func synchronize() throws
+}
+
+extension ComputeBackend {
+    public func synchronize() throws {}
 }

@@ -1,3 +1,4 @@
+@_exported import SoftmaxReference
 @_exported import SoftmaxCore
 
 /// Random inputs for conformance tests, all drawn from one seeded generator.

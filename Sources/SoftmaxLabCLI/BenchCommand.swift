@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import SoftmaxCore
+
+/// `softmax-lab bench`: every operation on the same shapes, each result checked before it is
+/// timed, reported against the device's measured copy bandwidth.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark the fused loss+gradient and the linear layer against the copy bandwidth.")
+
+    enum Op: String, ExpressibleByArgument, CaseIterable {
+        case xent, linear, all
+    }
+
+    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G) or all.")
+    var op: Op = .all
+
+    @Option(help: "Comma-separated NxC shapes (rows x classes).")
+    var shapes: String = "4096x1000,1024x32000,256x128000,65536x10"
+
+    @Option(help: "Features D of the linear layer (X is N×D).")
+    var features = 1024
+
+    @Option(help: "Timed repetitions per operation.")
+    var `repeat` = 20
+
+    @Option(help: "Untimed repetitions before timing.")
+    var warmup = 3
+
+    @Option(help: "Seed of the random data.")
+    var seed: UInt64 = 0
+
+    @OptionGroup var backend: BackendOptions
+
+    @Flag(help: "Print results as JSON.")
+    var json = false
+
+    func validate() throws {
+        _ = try parsedShapes()
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be non-negative, got \(warmup)") }
+        guard features >= 1 else { throw ValidationError("--features must be at least 1, got \(features)") }
+    }
+
+    func parsedShapes() throws -> [Shape] {
+        try shapes.split(separator: ",").map { text in
+            let parts = text.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let n = parts[0], let c = parts[1], n >= 1, c >= 1 else {
+                throw ValidationError("--shapes: '\(text)' is not of the form NxC with positive N and C (e.g. 1024x32000)")
+            }
+            return Shape(rows: n, cols: c)
+        }
+    }
+
+    func run() throws {
+        let compute = backend.make()
+        let results = try measure(compute)
+        if json {
+            Console.current.line(try JSONOutput.string(results))
+            return
+        }
+        Console.current.line(Table.render(
+            header: ["op", "shape", "backend", "median ms", "min ms", "p90 ms", "GB/s", "GFLOP/s", "% of copy", "check"],
+            rows: results.map { r in
+                [r.op, r.shape, r.backend, r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
+                 r.timing.map { formatted($0.p90) } ?? "-", r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "",
+                 r.gflopPerSecond.map { String(format: "%.1f", $0) } ?? "", r.percentOfCopy.map { String(format: "%.0f%%", $0) } ?? "",
+                 r.check]
+            }))
+        Console.current.line("device: \(compute.deviceName); bytes per element 8 (logits read once, gradient written once)")
+    }
+
+    private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {
+        let runner = BenchmarkRunner(backend: compute, warmup: warmup, repeats: `repeat`, seed: seed)
+        var results: [BenchmarkResult] = []
+        for shape in try parsedShapes() {
+            if op == .xent || op == .all {
+                if Console.current.showsProgress { Console.current.note("bench: xent \(shape)…") }
+                let copy = try runner.copy(shape)
+                results.append(copy)
+                results.append(try runner.crossEntropy(shape, copyGBs: copy.gbPerSecond))
+            }
+            if op == .linear || op == .all {
+                if Console.current.showsProgress { Console.current.note("bench: linear \(shape)x\(features)…") }
+                results += try runner.linear(shape, features: features)
+            }
+        }
+        return results
+    }
+}

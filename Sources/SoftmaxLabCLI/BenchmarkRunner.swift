@@ -1,0 +1,141 @@
+import SoftmaxCore
+import SoftmaxReference
+
+/// One timed operation on one shape and backend.
+struct BenchmarkResult: Encodable {
+    var op: String
+    var shape: String
+    var backend: String
+    var device: String
+    var timing: TimingSamples?
+    var bytes: Int
+    var flops: Int
+    var gbPerSecond: Double?
+    var gflopPerSecond: Double?
+    var percentOfCopy: Double?
+    /// "ok", or what was wrong (then nothing was timed).
+    var check: String
+}
+
+/// Times the operations of a backend on one shape, after checking each result against the float64
+/// oracle on sampled rows: a wrong result is reported and not timed.
+struct BenchmarkRunner<B: ComputeBackend> {
+    let backend: B
+    let warmup: Int
+    let repeats: Int
+    let seed: UInt64
+
+    /// Rows checked against the oracle: first, last and a few in between.
+    func sampledRows(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
+        Array(Set([0, n - 1] + (0..<6).map { _ in Int.random(in: 0..<n, using: &rng) })).sorted()
+    }
+
+    func random(_ rows: Int, _ cols: Int, scale: Float, _ rng: inout SeededGenerator) -> Matrix {
+        Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in Float.random(in: -scale...scale, using: &rng) })
+    }
+
+    private func result(_ op: String, _ shape: String, _ timing: TimingSamples?, bytes: Int, flops: Int,
+                        copyGBs: Double?, check: String) -> BenchmarkResult {
+        let seconds = (timing?.median ?? .nan) / 1e3
+        let gbs = bytes > 0 && timing != nil ? Double(bytes) / seconds / 1e9 : nil
+        return BenchmarkResult(
+            op: op, shape: shape, backend: backend.name, device: backend.deviceName, timing: timing, bytes: bytes, flops: flops,
+            gbPerSecond: gbs, gflopPerSecond: flops > 0 && timing != nil ? Double(flops) / seconds / 1e9 : nil,
+            percentOfCopy: gbs.flatMap { g in copyGBs.map { 100 * g / $0 } }, check: check)
+    }
+
+    /// Reads N×C floats and writes N×C floats: the ceiling for the fused loss+gradient.
+    func copy(_ shape: Shape) throws -> BenchmarkResult {
+        let src = try backend.makeBuffer(rows: shape.rows, cols: shape.cols)
+        let dst = try backend.makeBuffer(rows: shape.rows, cols: shape.cols)
+        let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
+            try backend.copy(src, to: dst)
+            try backend.synchronize()
+        }
+        return result("copy", shape.description, timing, bytes: 8 * shape.rows * shape.cols, flops: 0, copyGBs: nil, check: "ok")
+    }
+
+    /// Fused loss+gradient (mean reduction): 8 bytes per element (logits read, gradient written).
+    func crossEntropy(_ shape: Shape, copyGBs: Double?) throws -> BenchmarkResult {
+        let n = shape.rows, c = shape.cols
+        var rng = SeededGenerator(seed: seed ^ UInt64(n * 1_000_003 + c))
+        let logits = random(n, c, scale: 8, &rng)
+        let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
+        let logitsBuffer = try backend.makeBuffer(logits)
+        let targets = BackendTargets<B.LabelBuffer, B.FloatBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+        let gradient = try backend.makeBuffer(rows: n, cols: c)
+        let outputs = CrossEntropyOutputs(gradient: gradient)
+        let options = CrossEntropyOptions()
+
+        // Check first: each sampled row's gradient (times N, undoing the mean) against the oracle.
+        _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
+        let got = try backend.download(gradient)
+        var failure: String?
+        for i in sampledRows(n, &rng) where failure == nil {
+            let row = Matrix(rows: 1, cols: c, storage: Array(logits.row(i)))
+            let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(row), targets: .classIndices([labels[i]])).gradient.storage
+            let scale = max(want.map(abs).max() ?? 0, 1e-3)
+            failure = Comparison(atol: 2e-6 * scale, rtol: 1e-4)
+                .mismatches(got.row(i).map { $0 * Float(n) }, want, context: "wrong: row \(i) of the gradient (×N)")
+        }
+        guard failure == nil else {
+            return result("xent", shape.description, nil, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: failure!)
+        }
+        let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
+            _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
+        }
+        return result("xent", shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
+    }
+
+    /// scores = X·W + b and ∂W = Xᵀ·G, each 2·N·D·C flops, for X (N×D), W (D×C).
+    func linear(_ shape: Shape, features d: Int) throws -> [BenchmarkResult] {
+        let n = shape.rows, c = shape.cols
+        var rng = SeededGenerator(seed: seed ^ UInt64(n * 7919 + c * 31 + d))
+        let x = random(n, d, scale: 1, &rng), w = random(d, c, scale: 1, &rng), g = random(n, c, scale: 1, &rng)
+        let b = random(1, c, scale: 1, &rng)
+        let xb = try backend.makeBuffer(x), wb = try backend.makeBuffer(w), bb = try backend.makeBuffer(b)
+        let gb = try backend.makeBuffer(g)
+        let scores = try backend.makeBuffer(rows: n, cols: c)
+        let dW = try backend.makeBuffer(rows: d, cols: c), db = try backend.makeBuffer(rows: 1, cols: c)
+        let flops = 2 * n * d * c
+        let label = "\(n)x\(d)x\(c)"
+
+        try backend.linearForward(x: xb, weights: wb, bias: bb, scores: scores)
+        let s = try backend.download(scores)
+        var forwardCheck = "ok"
+        for i in sampledRows(n, &rng) {
+            for k in [0, c / 2, c - 1] {
+                var exact = Double(b.storage[k]), magnitude = abs(exact)
+                for t in 0..<d { exact += Double(x[i, t]) * Double(w[t, k]); magnitude += abs(Double(x[i, t]) * Double(w[t, k])) }
+                if abs(Double(s[i, k]) - exact) > 1e-5 * magnitude + 1e-6 {
+                    forwardCheck = "wrong: scores[\(i), \(k)] = \(s[i, k]), expected \(exact)"
+                }
+            }
+        }
+        try backend.linearBackward(x: xb, gradient: gb, weights: wb, l2: 0, weightGradient: dW, biasGradient: db)
+        let dw = try backend.download(dW)
+        var backwardCheck = "ok"
+        for t in sampledRows(d, &rng) {
+            for k in [0, c / 2, c - 1] {
+                var exact = 0.0, magnitude = 0.0
+                for i in 0..<n { exact += Double(x[i, t]) * Double(g[i, k]); magnitude += abs(Double(x[i, t]) * Double(g[i, k])) }
+                if abs(Double(dw[t, k]) - exact) > 1e-5 * magnitude + 1e-6 {
+                    backwardCheck = "wrong: dW[\(t), \(k)] = \(dw[t, k]), expected \(exact)"
+                }
+            }
+        }
+        let forward = forwardCheck != "ok" ? nil : try TimingSamples.measure(warmup: warmup, repeats: repeats) {
+            try backend.linearForward(x: xb, weights: wb, bias: bb, scores: scores)
+            try backend.synchronize()
+        }
+        let backward = backwardCheck != "ok" ? nil : try TimingSamples.measure(warmup: warmup, repeats: repeats) {
+            try backend.linearBackward(x: xb, gradient: gb, weights: wb, l2: 0, weightGradient: dW, biasGradient: db)
+            try backend.synchronize()
+        }
+        return [
+            result("linear-forward", label, forward, bytes: 0, flops: flops, copyGBs: nil, check: forwardCheck),
+            result("linear-backward", label, backward, bytes: 0, flops: flops, copyGBs: nil, check: backwardCheck),
+        ]
+    }
+}
+
