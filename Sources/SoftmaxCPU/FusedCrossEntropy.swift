@@ -88,27 +88,33 @@ enum FusedCrossEntropy {
         let tasks = Parallel.workerCount
         let partial = UnsafeMutableBufferPointer<RowStatistics>.allocate(capacity: tasks)
         let smoothing = UnsafeMutableBufferPointer<Float>.allocate(capacity: tasks)
-        defer { partial.deallocate(); smoothing.deallocate() }
+        // Each task's range of a row gets its own block maxima from pass one.
+        let blocksPerTask = RowKernel.blockCount(c / tasks + 1)
+        let blockMax = UnsafeMutablePointer<Float>.allocate(capacity: tasks * blocksPerTask)
+        defer { partial.deallocate(); smoothing.deallocate(); blockMax.deallocate() }
         var total = 0.0
         var firstBad: Int?
         for i in 0..<n {
             let row = f + i * c
+            let y = labels[i]
+            let ignored = y == k.ignoreIndex
+            let g = ignored ? nil : out.gradient.map { $0 + i * c }
             Parallel.forEach(c, tasks: tasks) { t, cols in
-                partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count)
+                partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count,
+                                                  exps: g.map { $0 + cols.lowerBound }, blockMax: blockMax + t * blocksPerTask)
             }
             var stats = partial[0]
             for t in 1..<tasks { stats.merge(partial[t]) }
             if !stats.finite && firstBad == nil { firstBad = i }
             out.lse?[i] = stats.max + stats.logSum
-            let y = labels[i]
-            if y == k.ignoreIndex {
+            if ignored {
                 out.gradient.map { ($0 + i * c).update(repeating: 0, count: c) }
                 out.rowLoss?[i] = 0
                 continue
             }
             Parallel.forEach(c, tasks: tasks) { t, cols in
                 smoothing[t] = RowKernel.writeClassIndexGradient(
-                    row, out.gradient.map { $0 + i * c }, label: Int(y), stats: stats, columns: cols, k)
+                    row, g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k)
             }
             let part = smoothing.reduce(0, +)
             let loss = RowKernel.rowLoss(row[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k)
