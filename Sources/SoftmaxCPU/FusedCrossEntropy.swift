@@ -22,8 +22,6 @@ enum FusedCrossEntropy {
         logits f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs
     ) -> (lossSum: Double, firstNonFiniteRow: Int?) {
         let c = k.classes
-        let tasksResult = UnsafeMutableBufferPointer<(Double, Int?)>.allocate(capacity: Parallel.workerCount)
-        defer { tasksResult.deallocate() }
 
         if case .classIndices(let labels) = targets, n < Parallel.workerCount, c >= columnSplitMinClasses {
             return columnSplit(f, rows: n, labels: labels, k, out)
@@ -36,6 +34,8 @@ enum FusedCrossEntropy {
         let units = (n + granule - 1) / granule
         let minimumUnits = Swift.max(1, 32768 / Swift.max(c * granule, 1))
         let tasks = Parallel.taskCount(units, minimum: minimumUnits)
+        let tasksResult = UnsafeMutableBufferPointer<(Double, Int?)>.allocate(capacity: tasks)
+        defer { tasksResult.deallocate() }
         Parallel.forEach(units, tasks: tasks) { task, unitRange in
             let rows = (unitRange.lowerBound * granule)..<Swift.min(unitRange.upperBound * granule, n)
             tasksResult[task] = rowRange(f, rows: rows, targets: targets, lanes: useLanes, k, out)
