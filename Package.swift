@@ -48,7 +48,8 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference"], path: "Tests/TestSupport"),
         .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
-        .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"]),
+        .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "TestSupport"]),
     ]
 )

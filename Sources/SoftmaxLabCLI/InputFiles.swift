@@ -1,12 +1,17 @@
 import Foundation
 import SoftmaxCore
 
-/// Loads the command line's input files (`.npy`, or text/CSV), and says where a row came from:
-/// "row 3" in a `.npy` file, "line 5" in a text file.
+/// Loads the command line's input files (`.npy`, or text/CSV), and says where a value came from as
+/// its reader would: "row 3, column 0" (0-based) in a `.npy` file, "line 5, field 1" in a text file.
 struct LoadedMatrix {
     var matrix: Matrix
     var name: String
     var locate: (Int) -> String
+    var isText: Bool
+
+    func position(row: Int, column: Int) -> String {
+        isText ? "\(locate(row)), field \(column + 1)" : "\(locate(row)), column \(column)"
+    }
 }
 
 struct LoadedLabels {
@@ -22,16 +27,16 @@ enum InputFiles {
         let loaded: LoadedMatrix
         if isNumpy(path) {
             let file = try NumpyFile.read(path)
-            loaded = LoadedMatrix(matrix: try file.matrix(what: what), name: file.name) { "row \($0)" }
+            loaded = LoadedMatrix(matrix: try file.matrix(what: what), name: file.name, locate: { "row \($0)" }, isText: false)
         } else {
             let rows = try DelimitedText.read(path)
-            loaded = LoadedMatrix(matrix: try DelimitedText.matrix(rows), name: rows.name) { "line \(rows.lines[$0])" }
+            loaded = LoadedMatrix(matrix: try DelimitedText.matrix(rows), name: rows.name, locate: { "line \(rows.lines[$0])" }, isText: true)
         }
         guard loaded.matrix.rows > 0, loaded.matrix.cols > 0 else {
             throw InputError("\(loaded.name): \(what) is empty (shape \(loaded.matrix.shape))")
         }
         if let bad = InputValidation.firstNonFinite(loaded.matrix) {
-            throw InputError("\(loaded.name) \(loaded.locate(bad.row)), column \(bad.column): \(what) value \(bad.value); inputs must be finite numbers")
+            throw InputError("\(loaded.name) \(loaded.position(row: bad.row, column: bad.column)): \(what) value \(bad.value); inputs must be finite numbers")
         }
         return loaded
     }

@@ -1,0 +1,53 @@
+import Foundation
+import SoftmaxLabCLI
+import Testing
+
+@Suite struct GradcheckAndBenchTests {
+    struct Gradcheck: Decodable {
+        struct Row: Decodable { var computedBy: String; var relativeErrorW: Double; var tolerance: Double; var passed: Bool }
+        var results: [Row]
+        var passed: Bool
+    }
+
+    @Test func gradcheckPassesForTheOracleAndTheSwiftBackend() throws {
+        let r = CommandRunner.run(["gradcheck", "--rows", "16", "--classes", "7", "--features", "5", "--seed", "3",
+                                   "--label-smoothing", "0.1", "--weights", "1,2,1,2,1,2,3", "--json"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let g = try JSONDecoder().decode(Gradcheck.self, from: Data(r.standardOutput.utf8))
+        #expect(g.passed)
+        #expect(g.results.map(\.computedBy) == ["float64 oracle", "swift backend"])
+        for row in g.results { #expect(row.relativeErrorW < row.tolerance && row.relativeErrorW > 0) }
+    }
+
+    @Test func gradcheckTextEndsInOk() {
+        let r = CommandRunner.run(["gradcheck"])
+        #expect(r.exitCode == 0)
+        #expect(r.standardOutput.contains("swift backend") && !r.standardOutput.contains("FAILED"))
+    }
+
+    @Test(arguments: [
+        (["gradcheck", "--rows", "0"], "--rows must be in 1...100000, got 0"),
+        (["gradcheck", "--features", "200", "--classes", "200"], "--features × --classes is too large"),
+        (["bench", "--shapes", "10x"], "--shapes: '10x' is not of the form NxC"),
+        (["bench", "--repeat", "0"], "--repeat must be at least 1"),
+        (["bench", "--op", "fft"], "The value 'fft' is invalid for '--op <op>'"),
+        (["train"], "Unexpected argument 'train'"),
+    ])
+    func badFlagsAreRejected(_ args: [String], _ message: String) {
+        let r = CommandRunner.run(args)
+        #expect(r.exitCode != 0)
+        #expect(r.standardError.contains(message), "stderr: \(r.standardError)")
+    }
+
+    struct BenchRow: Decodable { var op: String; var shape: String; var check: String; var gbPerSecond: Double? }
+
+    @Test func benchChecksThenTimesEveryOp() throws {
+        let r = CommandRunner.run(["bench", "--shapes", "64x10,3x5000", "--features", "16", "--repeat", "2", "--warmup", "0", "--json"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let rows = try JSONDecoder().decode([BenchRow].self, from: Data(r.standardOutput.utf8))
+        #expect(Set(rows.map(\.op)) == ["copy", "xent", "linear-forward", "linear-backward"])
+        #expect(rows.count == 8)
+        #expect(rows.allSatisfy { $0.check == "ok" }, "\(rows)")
+        #expect(rows.filter { $0.op == "xent" }.allSatisfy { ($0.gbPerSecond ?? 0) > 0 })
+    }
+}
