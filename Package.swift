@@ -25,25 +25,32 @@ let package = Package(
     name: "SoftmaxLab",
     products: [
         // MARK: Public
-        .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU"]),
+        .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxTraining"]),
         .executable(name: "softmax-lab", targets: ["softmax-lab"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // MARK: Libraries
         .target(name: "SoftmaxCore"),
         .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore"]),
         .target(name: "SoftmaxCPU", dependencies: ["SoftmaxCore"], swiftSettings: nativeSettings),
+        .target(name: "SoftmaxTraining", dependencies: ["SoftmaxCore"], exclude: ["Data"], plugins: ["EmbedFiles"]),
+        .target(name: "ExperimentStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "SoftmaxLabCLI",
             dependencies: [
-                "SoftmaxCore", "SoftmaxReference", "SoftmaxCPU",
+                "SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxTraining", "ExperimentStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "softmax-lab", dependencies: ["SoftmaxLabCLI"]),
+
+        // MARK: Build tools
+        .executableTarget(name: "embed-files", path: "Tools/embed-files"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference"], path: "Tests/TestSupport"),

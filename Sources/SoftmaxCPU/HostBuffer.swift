@@ -18,8 +18,8 @@ public final class HostBuffer: BackendBuffer, @unchecked Sendable {
     var count: Int { rows * cols }
 }
 
-/// Class-index labels of the Swift backend.
+/// Class-index labels (or row indices) of the Swift backend.
 public final class HostLabels: @unchecked Sendable {
-    let values: [Int32]
+    var values: [Int32]
     init(_ values: [Int32]) { self.values = values }
 }

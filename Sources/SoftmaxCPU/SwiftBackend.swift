@@ -14,6 +14,12 @@ public final class SwiftBackend: ComputeBackend {
         "CPU, \(Parallel.workerCount) threads, SIMD16 (\(Self.codeGeneration))"
     }
 
+    public var device: DeviceDescription {
+        DeviceDescription(
+            backend: name, name: deviceName, vendor: CPUInfo.modelName, driverVersion: Self.codeGeneration, type: "CPU",
+            computeUnits: Parallel.workerCount, globalMemoryBytes: CPUInfo.memoryBytes)
+    }
+
     /// How the vector code was compiled: for the build machine's ISA, or portable.
     public static var codeGeneration: String {
         #if SOFTMAXLAB_FMA
@@ -42,6 +48,51 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     public func makeLabelBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
+
+    public func upload(labels: [Int32], to buffer: HostLabels) throws {
+        guard labels.count == buffer.values.count else {
+            throw SoftmaxError.shapeMismatch(what: "label upload", expected: "\(buffer.values.count) labels", got: "\(labels.count)")
+        }
+        buffer.values = labels
+    }
+
+    public func gatherRows(_ indices: HostLabels, from source: HostBuffer, into destination: HostBuffer) throws {
+        try requireShape(destination, indices.values.count, source.cols, "gather destination")
+        let c = source.cols
+        for (i, r) in indices.values.enumerated() {
+            guard r >= 0, Int(r) < source.rows else {
+                throw SoftmaxError.invalidOption("gather index \(r) at position \(i) is outside 0..<\(source.rows)")
+            }
+            (destination.pointer + i * c).update(from: source.pointer + Int(r) * c, count: c)
+        }
+    }
+
+    public func gatherLabels(_ indices: HostLabels, from source: HostLabels, into destination: HostLabels) throws {
+        guard destination.values.count == indices.values.count else {
+            throw SoftmaxError.shapeMismatch(what: "gather destination", expected: "\(indices.values.count) labels", got: "\(destination.values.count)")
+        }
+        for (i, r) in indices.values.enumerated() {
+            guard r >= 0, Int(r) < source.values.count else {
+                throw SoftmaxError.invalidOption("gather index \(r) at position \(i) is outside 0..<\(source.values.count)")
+            }
+            destination.values[i] = source.values[Int(r)]
+        }
+    }
+
+    public func countCorrect(scores: HostBuffer, labels: HostLabels) throws -> Int {
+        guard labels.values.count == scores.rows else {
+            throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(scores.rows) labels (one per row)", got: "\(labels.values.count)")
+        }
+        let c = scores.cols
+        var correct = 0
+        for i in 0..<scores.rows {
+            let row = UnsafeBufferPointer(start: scores.pointer + i * c, count: c)
+            var best = 0
+            for j in 1..<max(c, 1) where row[j] > row[best] { best = j }
+            if best == Int(labels.values[i]) { correct += 1 }
+        }
+        return correct
+    }
 
     public func crossEntropy(
         logits: HostBuffer, targets: BackendTargets<HostLabels, HostBuffer>,

@@ -38,11 +38,22 @@ public protocol ComputeBackend: AnyObject {
     var name: String { get }
     /// The device, in words ("2 threads, AVX-512" or the OpenCL device name).
     var deviceName: String { get }
+    /// The device's properties, for the experiment store.
+    var device: DeviceDescription { get }
 
     func makeBuffer(rows: Int, cols: Int) throws -> FloatBuffer
     func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
     func download(_ buffer: FloatBuffer) throws -> Matrix
     func makeLabelBuffer(_ labels: [Int32]) throws -> LabelBuffer
+    /// Overwrites a label buffer of the same length (e.g. a minibatch's row indices).
+    func upload(labels: [Int32], to buffer: LabelBuffer) throws
+
+    /// destination row i = source row indices[i]: a minibatch, gathered on the device.
+    func gatherRows(_ indices: LabelBuffer, from source: FloatBuffer, into destination: FloatBuffer) throws
+    /// destination[i] = source[indices[i]].
+    func gatherLabels(_ indices: LabelBuffer, from source: LabelBuffer, into destination: LabelBuffer) throws
+    /// How many rows have their largest score (the first, on ties) at their label.
+    func countCorrect(scores: FloatBuffer, labels: LabelBuffer) throws -> Int
 
     /// Fused softmax cross-entropy: returns the reduced loss (for `.none`, the sum of the row losses)
     /// and fills the requested outputs. Labels out of range and non-finite logits are errors.

@@ -6,11 +6,16 @@ public final class Console: @unchecked Sendable {
     @TaskLocal public static var current = Console(capturing: false)
 
     private let capturing: Bool
+    /// The command line as typed, recorded with each run.
+    public let commandLine: String
     private let lock = NSLock()
     private var capturedOut = ""
     private var capturedErr = ""
 
-    public init(capturing: Bool) { self.capturing = capturing }
+    public init(capturing: Bool, arguments: [String] = CommandLine.arguments) {
+        self.capturing = capturing
+        commandLine = arguments.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
+    }
 
     public var standardOutput: String { lock.withLock { capturedOut } }
     public var standardError: String { lock.withLock { capturedErr } }
@@ -43,7 +48,7 @@ public enum CommandRunner {
     }
 
     public static func run(_ arguments: [String]) -> Result {
-        let console = Console(capturing: true)
+        let console = Console(capturing: true, arguments: ["softmax-lab"] + arguments)
         var code: Int32 = 0
         do {
             var command = try SoftmaxLab.parseAsRoot(arguments)

@@ -1,0 +1,66 @@
+import GRDB
+
+/// What the `runs` commands read.
+extension ExperimentStore {
+    public func runSummaries(kind: RunRecord.Kind? = nil, limit: Int = 20) throws -> [RunSummary] {
+        try read { db in
+            if let kind {
+                return try RunSummary.fetchAll(db, sql: "SELECT * FROM run_summary WHERE kind = ? ORDER BY id DESC LIMIT ?",
+                                               arguments: [kind.rawValue, limit])
+            }
+            return try RunSummary.fetchAll(db, sql: "SELECT * FROM run_summary ORDER BY id DESC LIMIT ?", arguments: [limit])
+        }
+    }
+
+    public func summary(_ id: Int64) throws -> RunSummary? {
+        try read { try RunSummary.fetchOne($0, sql: "SELECT * FROM run_summary WHERE id = ?", arguments: [id]) }
+    }
+
+    public func run(_ id: Int64) throws -> RunRecord? {
+        try read { try RunRecord.fetchOne($0, key: id) }
+    }
+
+    public func device(_ id: Int64) throws -> DeviceRecord? {
+        try read { try DeviceRecord.fetchOne($0, key: id) }
+    }
+
+    public func params(_ run: Int64) throws -> [(key: String, value: String?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", arguments: [run])
+                .map { (key: $0["key"], value: $0["value"]) }
+        }
+    }
+
+    /// A run's metrics in recording order, optionally of one key.
+    public func metrics(_ run: Int64, key: String? = nil) throws -> [MetricRecord] {
+        try read { db in
+            if let key {
+                return try MetricRecord.fetchAll(db, sql: "SELECT * FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, id",
+                                                 arguments: [run, key])
+            }
+            return try MetricRecord.fetchAll(db, sql: "SELECT * FROM metrics WHERE run_id = ? ORDER BY id", arguments: [run])
+        }
+    }
+
+    public func timings(_ run: Int64) throws -> [TimingRecord] {
+        try read { try TimingRecord.fetchAll($0, sql: "SELECT * FROM timings WHERE run_id = ? ORDER BY id", arguments: [run]) }
+    }
+
+    /// Runs any read-only SQL (used by tests and `report`); rows as column → value text.
+    public func query(_ sql: String) throws -> [[String: String]] {
+        try read { db in
+            try Row.fetchAll(db, sql: sql).map { row in
+                Dictionary(uniqueKeysWithValues: row.columnNames.map { name -> (String, String) in
+                    let value: DatabaseValue = row[name]
+                    switch value.storage {
+                    case .null: return (name, "")
+                    case .int64(let i): return (name, "\(i)")
+                    case .double(let d): return (name, "\(d)")
+                    case .string(let s): return (name, s)
+                    case .blob(let b): return (name, "<\(b.count) bytes>")
+                    }
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import GRDB
+
+/// The SQLite file that records every run: configuration, device, loss history, timings.
+///
+/// WAL mode, foreign keys on, a busy timeout so several processes can write one file, and
+/// immediate write transactions so two writers queue instead of failing. A run is inserted as
+/// `running` before its work starts and its metrics are committed as they come, so a killed
+/// process loses at most the step in flight; the next open marks such runs `interrupted`.
+public final class ExperimentStore: Sendable {
+    public static let defaultPath = "softmax-lab.sqlite"
+
+    public let path: String
+    let queue: DatabaseQueue
+
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError("\(path) is a directory, not an experiment store file")
+        }
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(15)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        let name = path
+        queue = try Self.translating(name) { try DatabaseQueue(path: path, configuration: config) }
+        try Self.translating(name) {
+            let migrator = StoreSchema.migrator
+            if try queue.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError("\(name) was written by a newer softmax-lab (its schema has migrations this version does not know); upgrade softmax-lab to open it")
+            }
+            try migrator.migrate(queue)
+        }
+        try markInterruptedRuns()
+    }
+
+    /// Runs `body`, turning SQLite's "not a database" and "corrupt" errors into one sentence that
+    /// names the file. Nothing is written to such a file.
+    static func translating<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw StoreError("\(path) is not a SQLite database or is corrupt (\(error.message ?? "\(error.resultCode)")); it was left untouched")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
+            throw StoreError("\(path): cannot open or create the database file (\(error.message ?? "unable to open")); check the folder exists and is writable")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_READONLY {
+            throw StoreError("\(path) is read-only; runs cannot be recorded there")
+        }
+    }
+
+    /// An immediate write transaction: it takes the write lock at BEGIN, so concurrent writers wait
+    /// (busy timeout) instead of failing when they upgrade from a read.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.translating(path) {
+            try queue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.translating(path) { try queue.read(body) }
+    }
+
+    // MARK: Recording
+
+    /// Inserts a run (status `running`) and its flattened parameters; returns its id.
+    public func beginRun(_ run: RunRecord, params: [String: String]) throws -> Int64 {
+        try write { db in
+            var run = run
+            try run.insert(db)
+            for (key, value) in params.sorted(by: { $0.key < $1.key }) {
+                try db.execute(sql: "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", arguments: [run.id, key, value])
+            }
+            return run.id!
+        }
+    }
+
+    /// Appends metric rows in one transaction.
+    public func record(metrics: [MetricRecord]) throws {
+        guard !metrics.isEmpty else { return }
+        try write { db in
+            for var m in metrics { try m.insert(db) }
+        }
+    }
+
+    public func record(timings: [TimingRecord]) throws {
+        guard !timings.isEmpty else { return }
+        try write { db in
+            for var t in timings { try t.insert(db) }
+        }
+    }
+
+    public func finishRun(_ id: Int64, status: RunRecord.Status, error: String? = nil) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                           arguments: [status.rawValue, Timestamp.now(), error, id])
+        }
+    }
+
+    /// The id of the device's row, inserting it or refreshing what changed (e.g. a newly measured
+    /// copy bandwidth).
+    public func register(device: DeviceRecord) throws -> Int64 {
+        try write { db in
+            let existing = try DeviceRecord.fetchOne(db, sql: """
+                SELECT * FROM devices WHERE backend = ? AND platform = ? AND name = ? AND driver_version = ? AND host = ?
+                """, arguments: [device.backend, device.platform, device.name, device.driverVersion, device.host])
+            guard var row = existing else {
+                var new = device
+                try new.insert(db)
+                return new.id!
+            }
+            row.vendor = device.vendor
+            row.type = device.type
+            row.computeUnits = device.computeUnits ?? row.computeUnits
+            row.clockMhz = device.clockMhz ?? row.clockMhz
+            row.globalMemoryBytes = device.globalMemoryBytes ?? row.globalMemoryBytes
+            row.localMemoryBytes = device.localMemoryBytes ?? row.localMemoryBytes
+            row.maxWorkGroupSize = device.maxWorkGroupSize ?? row.maxWorkGroupSize
+            row.copyBandwidthGbs = device.copyBandwidthGbs ?? row.copyBandwidthGbs
+            try row.update(db)
+            return row.id!
+        }
+    }
+
+    /// Marks `running` runs of this host whose process is gone as `interrupted`.
+    @discardableResult
+    public func markInterruptedRuns() throws -> Int {
+        let host = ProcessInfo.processInfo.hostName
+        return try write { db in
+            let stale = try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE status = 'running' AND host = ?", arguments: [host])
+                .filter { run in run.pid.map { !Self.processIsAlive($0) } ?? false }
+            for run in stale {
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?", arguments: [
+                    Timestamp.now(), "process \(run.pid!) on \(host) ended before the run finished", run.id])
+            }
+            return stale.count
+        }
+    }
+
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// A run's configuration flattened to key → value ("a.b" for nested keys), for `params`.
+    public static func flatten(json: Data) -> [String: String] {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: json) else { return [:] }
+        var result: [String: String] = [:]
+        func walk(_ value: JSONValue, _ prefix: String) {
+            switch value {
+            case .object(let dict): for (k, v) in dict { walk(v, prefix.isEmpty ? k : "\(prefix).\(k)") }
+            case .null: break
+            default: result[prefix] = value.text
+            }
+        }
+        walk(value, "")
+        return result
+    }
+}

@@ -1,0 +1,103 @@
+import GRDB
+
+/// The store's schema: named, append-only migrations. A file is upgraded in place; a file with
+/// migrations this build does not know was written by a newer softmax-lab and is refused.
+enum StoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-runs-metrics-timings") { db in
+            try db.execute(sql: """
+                CREATE TABLE devices (
+                    id INTEGER PRIMARY KEY,
+                    backend TEXT NOT NULL,               -- swift | opencl
+                    platform TEXT NOT NULL DEFAULT '',
+                    name TEXT NOT NULL,
+                    vendor TEXT NOT NULL DEFAULT '',
+                    driver_version TEXT NOT NULL DEFAULT '',
+                    type TEXT NOT NULL,                  -- CPU | GPU | ACCELERATOR
+                    compute_units INTEGER,
+                    clock_mhz INTEGER,
+                    global_memory_bytes INTEGER,
+                    local_memory_bytes INTEGER,
+                    max_work_group_size INTEGER,
+                    copy_bandwidth_gbs REAL,             -- measured by bench (read + write bytes per second)
+                    host TEXT NOT NULL,
+                    first_seen_at TEXT NOT NULL,
+                    UNIQUE (backend, platform, name, driver_version, host)
+                );
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    uuid TEXT NOT NULL UNIQUE,
+                    kind TEXT NOT NULL CHECK (kind IN ('train', 'bench', 'gradcheck')),
+                    name TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+                    started_at TEXT NOT NULL,            -- ISO-8601 UTC
+                    ended_at TEXT,
+                    device_id INTEGER REFERENCES devices(id),
+                    backend TEXT NOT NULL,
+                    config TEXT NOT NULL CHECK (json_valid(config)),
+                    seed INTEGER,
+                    git_commit TEXT,
+                    host TEXT NOT NULL,
+                    pid INTEGER,
+                    tool_version TEXT NOT NULL,
+                    command_line TEXT NOT NULL,
+                    error TEXT
+                );
+                CREATE INDEX runs_status ON runs(status);
+                CREATE TABLE params (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT,
+                    PRIMARY KEY (run_id, key)
+                );
+                CREATE TABLE metrics (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,                   -- train_loss, val_acc, step_loss, lr, …
+                    step INTEGER,
+                    epoch INTEGER,
+                    value REAL,
+                    recorded_at TEXT NOT NULL
+                );
+                CREATE INDEX metrics_run_key_step ON metrics(run_id, key, step);
+                CREATE TABLE timings (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    op TEXT NOT NULL,
+                    shape TEXT NOT NULL,
+                    backend TEXT NOT NULL,
+                    device_id INTEGER REFERENCES devices(id),
+                    samples INTEGER NOT NULL,
+                    min_ms REAL, median_ms REAL, p90_ms REAL, max_ms REAL,
+                    bytes INTEGER,
+                    flops INTEGER,
+                    gb_per_s REAL,
+                    gflop_per_s REAL,
+                    percent_of_bandwidth REAL,
+                    timing TEXT NOT NULL DEFAULT 'wall', -- wall (host clock) | kernel (device profiling events)
+                    check_result TEXT NOT NULL DEFAULT 'ok'
+                );
+                CREATE INDEX timings_run ON timings(run_id);
+
+                CREATE VIEW run_summary AS
+                SELECT r.id, r.name, r.kind, r.status, r.backend, d.name AS device, r.started_at, r.ended_at,
+                       ROUND((julianday(COALESCE(r.ended_at, r.started_at)) - julianday(r.started_at)) * 86400.0, 3) AS duration_s,
+                       (SELECT MAX(epoch) FROM metrics m WHERE m.run_id = r.id) AS epochs,
+                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_loss,
+                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_loss,
+                       (SELECT MIN(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss') AS best_val_loss,
+                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_acc,
+                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_acc,
+                       (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc') AS best_val_acc
+                FROM runs r LEFT JOIN devices d ON d.id = r.device_id;
+
+                CREATE VIEW bench_results AS
+                SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
+                       t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
+                FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,72 @@
+import ExperimentStore
+import Foundation
+import SoftmaxCore
+import SoftmaxTraining
+
+/// Records one run in the store: inserted as `running` before work starts, metrics committed as
+/// they come (each epoch, and each logged step), `finished` or `failed` at the end.
+final class RunRecorder: TrainingObserver {
+    let store: ExperimentStore
+    let runID: Int64
+    let deviceID: Int64
+
+    /// Starts the run. `config` is saved whole (as JSON) and flattened into `params`.
+    init<Config: Encodable>(store: ExperimentStore, kind: RunRecord.Kind, name: String?, device: DeviceDescription,
+                            config: Config, seed: UInt64?) throws {
+        self.store = store
+        let host = ProcessInfo.processInfo.hostName
+        deviceID = try store.register(device: DeviceRecord(
+            backend: device.backend, platform: device.platform, name: device.name, vendor: device.vendor,
+            driverVersion: device.driverVersion, type: device.type, computeUnits: device.computeUnits, clockMhz: device.clockMHz,
+            globalMemoryBytes: device.globalMemoryBytes, localMemoryBytes: device.localMemoryBytes,
+            maxWorkGroupSize: device.maxWorkGroupSize, host: host))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(config)
+        let run = RunRecord(
+            uuid: UUID().uuidString.lowercased(), kind: kind, name: name, status: .running, startedAt: Timestamp.now(),
+            deviceId: deviceID, backend: device.backend, config: String(decoding: json, as: UTF8.self),
+            seed: seed.map { Int64(bitPattern: $0) }, gitCommit: Self.gitCommit(), host: host, pid: getpid(),
+            toolVersion: SoftmaxLab.configuration.version, commandLine: Console.current.commandLine)
+        runID = try store.beginRun(run, params: ExperimentStore.flatten(json: json))
+    }
+
+    func trainingDidFinishStep(_ step: Int, epoch: Int, loss: Double) throws {
+        try store.record(metrics: [MetricRecord(runId: runID, key: "step_loss", step: step, epoch: epoch, value: loss)])
+    }
+
+    func trainingDidFinishEpoch(_ m: EpochMetrics) throws {
+        let now = Timestamp.now()
+        var values: [(String, Double?)] = [("train_loss", m.trainLoss), ("train_acc", m.trainAccuracy), ("lr", Double(m.learningRate)),
+                                           ("elapsed_s", m.seconds)]
+        if let l = m.validationLoss { values.append(("val_loss", l)) }
+        if let a = m.validationAccuracy { values.append(("val_acc", a)) }
+        try store.record(metrics: values.map { MetricRecord(runId: runID, key: $0.0, step: m.step, epoch: m.epoch, value: $0.1, recordedAt: now) })
+    }
+
+    func finish() throws { try store.finishRun(runID, status: .finished) }
+
+    /// Marks the run failed with the error's sentence; a failure to record that is not allowed to
+    /// hide the original error.
+    func fail(_ error: Error) {
+        try? store.finishRun(runID, status: .failed, error: String(describing: error))
+    }
+
+    /// `git describe --always --dirty` of the project when the current directory is its checkout.
+    static func gitCommit() -> String? {
+        let cwd = FileManager.default.currentDirectoryPath
+        guard FileManager.default.fileExists(atPath: cwd + "/Sources/SoftmaxLabCLI"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/git") else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = ["-C", cwd, "describe", "--always", "--dirty", "--abbrev=40"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

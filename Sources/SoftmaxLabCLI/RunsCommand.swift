@@ -1,0 +1,164 @@
+import ArgumentParser
+import ExperimentStore
+import Foundation
+
+/// `softmax-lab runs list | show | compare | export`: the store, read back.
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List, show, compare and export recorded runs.",
+        subcommands: [List.self, Show.self, Compare.self, Export.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The latest runs, one line each (the run_summary view).")
+        @Option(help: "train | bench | gradcheck") var kind: RunRecord.Kind?
+        @Option(help: "How many runs.") var limit = 20
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            let runs = try store.open().runSummaries(kind: kind, limit: limit)
+            if json { return Console.current.line(try JSONOutput.string(runs)) }
+            guard !runs.isEmpty else { return Console.current.line("no runs recorded in \(store.path) yet") }
+            Console.current.line(Table.render(
+                header: ["id", "kind", "name", "status", "backend", "started (UTC)", "seconds", "epochs", "train loss", "val loss", "val acc"],
+                rows: runs.map { r in
+                    ["\(r.id)", r.kind, r.name ?? "", r.status, r.backend, String(r.startedAt.prefix(19)),
+                     r.durationS.map { String(format: "%.2f", $0) } ?? "", r.epochs.map(String.init) ?? "",
+                     r.finalTrainLoss.map(formatted) ?? "", r.finalValLoss.map(formatted) ?? "",
+                     r.finalValAcc.map { String(format: "%.1f%%", 100 * $0) } ?? ""]
+                }))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One run: configuration, device, metrics, timings.")
+        @Argument(help: "The run id.") var id: Int64
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print as JSON.") var json = false
+
+        func run() throws {
+            let s = try store.open()
+            let run = try RunsCommand.requireRun(id, in: s)
+            let summary = try s.summary(id)
+            let device = try run.deviceId.flatMap { try s.device($0) }
+            let metrics = try s.metrics(id)
+            let timings = try s.timings(id)
+            if json {
+                struct Output: Encodable { var run: RunRecord; var summary: RunSummary?; var device: DeviceRecord?; var metrics: [MetricRecord]; var timings: [TimingRecord] }
+                return Console.current.line(try JSONOutput.string(Output(run: run, summary: summary, device: device, metrics: metrics, timings: timings)))
+            }
+            let out = Console.current
+            out.line("run \(id) (\(run.kind.rawValue)\(run.name.map { ", \"\($0)\"" } ?? "")): \(run.status.rawValue)")
+            out.line("  started \(run.startedAt), ended \(run.endedAt ?? "-")\(summary?.durationS.map { String(format: " (%.2f s)", $0) } ?? "")")
+            if let error = run.error { out.line("  error: \(error)") }
+            out.line("  backend \(run.backend)\(device.map { ", device \($0.name) (\($0.vendor))" } ?? ""), host \(run.host)")
+            out.line("  command: \(run.commandLine)")
+            out.line("  softmax-lab \(run.toolVersion)\(run.gitCommit.map { ", commit \($0)" } ?? "")")
+            out.line("configuration:")
+            for (key, value) in try s.params(id) { out.line("  \(key) = \(value ?? "null")") }
+            let byKey = Dictionary(grouping: metrics, by: \.key)
+            if !byKey.isEmpty {
+                out.line("metrics:")
+                out.line(Table.render(
+                    header: ["key", "count", "first", "last", "min", "max"],
+                    rows: byKey.keys.sorted().map { key in
+                        let values = byKey[key]!.compactMap(\.value)
+                        return [key, "\(byKey[key]!.count)", values.first.map(formatted) ?? "", values.last.map(formatted) ?? "",
+                                values.min().map(formatted) ?? "", values.max().map(formatted) ?? ""]
+                    }))
+            }
+            if !timings.isEmpty {
+                out.line("timings:")
+                out.line(Table.render(
+                    header: ["op", "shape", "backend", "median ms", "GB/s", "GFLOP/s", "% of bandwidth", "check"],
+                    rows: timings.map { t in
+                        [t.op, t.shape, t.backend, t.medianMs.map(formatted) ?? "-", t.gbPerS.map { String(format: "%.1f", $0) } ?? "",
+                         t.gflopPerS.map { String(format: "%.1f", $0) } ?? "", t.percentOfBandwidth.map { String(format: "%.0f%%", $0) } ?? "",
+                         t.checkResult]
+                    }))
+            }
+        }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Runs side by side: configurations (differences marked) and metrics at the same steps.")
+        @Argument(help: "Two or more run ids.") var ids: [Int64]
+        @Option(help: "Metrics to compare.") var metrics = "train_loss,val_loss,val_acc"
+        @Option(help: "At most this many epochs per table (evenly spaced, last included).") var rows = 12
+        @OptionGroup var store: StoreOptions
+
+        func validate() throws {
+            guard ids.count >= 2 else { throw ValidationError("give at least two run ids to compare") }
+        }
+
+        func run() throws {
+            let s = try store.open()
+            let runs = try ids.map { try RunsCommand.requireRun($0, in: s) }
+            let params = try ids.map { Dictionary(uniqueKeysWithValues: try s.params($0).map { ($0.key, $0.value ?? "null") }) }
+            let out = Console.current
+            let keys = Set(params.flatMap(\.keys)).sorted()
+            out.line("configuration (* = differs):")
+            out.line(Table.render(
+                header: [""] + ["key"] + ids.map { "run \($0)" },
+                rows: [[" ", "backend"] + runs.map(\.backend), [" ", "status"] + runs.map(\.status.rawValue)] + keys.map { key in
+                    let values = params.map { $0[key] ?? "-" }
+                    return [Set(values).count > 1 ? "*" : " ", key] + values
+                }))
+            for key in metrics.split(separator: ",").map(String.init) {
+                let series = try ids.map { try s.metrics($0, key: key) }
+                let epochs = Set(series.flatMap { $0.compactMap(\.epoch) }).sorted()
+                guard !epochs.isEmpty else { continue }
+                let stride = max(1, Int((Double(epochs.count) / Double(max(rows, 1))).rounded(.up)))
+                let shown = epochs.enumerated().filter { $0.offset % stride == 0 || $0.offset == epochs.count - 1 }.map(\.element)
+                out.line("")
+                out.line("\(key) by epoch:")
+                out.line(Table.render(
+                    header: ["epoch"] + ids.map { "run \($0)" },
+                    rows: shown.map { epoch in
+                        ["\(epoch)"] + series.map { run in (run.last { $0.epoch == epoch }?.value).map(formatted) ?? "-" }
+                    }))
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A run's metrics as CSV, or the whole run as JSON.")
+        enum Format: String, ExpressibleByArgument { case csv, json }
+        @Argument(help: "The run id.") var id: Int64
+        @Option(help: "csv (metrics) | json (run, params, metrics, timings)") var format: Format = .csv
+        @Option(help: "Write to this file instead of stdout.") var out: String?
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let s = try store.open()
+            let run = try RunsCommand.requireRun(id, in: s)
+            let text: String
+            switch format {
+            case .csv:
+                text = (["run_id,key,step,epoch,value,recorded_at"] + (try s.metrics(id)).map { m in
+                    "\(m.runId),\(m.key),\(m.step.map(String.init) ?? ""),\(m.epoch.map(String.init) ?? ""),\(m.value.map { "\($0)" } ?? ""),\(m.recordedAt)"
+                }).joined(separator: "\n")
+            case .json:
+                struct Output: Encodable { var run: RunRecord; var params: [String: String?]; var metrics: [MetricRecord]; var timings: [TimingRecord] }
+                let params = Dictionary(uniqueKeysWithValues: try s.params(id).map { ($0.key, $0.value) })
+                text = try JSONOutput.string(Output(run: run, params: params, metrics: try s.metrics(id), timings: try s.timings(id)))
+            }
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: Data((text + "\n").utf8)) else {
+                    throw InputError("\(out): cannot write the file")
+                }
+                Console.current.note("run \(id) exported to \(out)")
+            } else {
+                Console.current.line(text)
+            }
+        }
+    }
+
+    static func requireRun(_ id: Int64, in store: ExperimentStore) throws -> RunRecord {
+        guard let run = try store.run(id) else { throw InputError("run \(id) is not in \(store.path)") }
+        return run
+    }
+}
+
+extension RunRecord.Kind: ExpressibleByArgument {}

@@ -1,0 +1,135 @@
+import SoftmaxCore
+
+/// Trains a linear softmax classifier (scores = x·W + b) by minibatch SGD with momentum, entirely
+/// through `ComputeBackend`: data and weights stay in the backend's buffers, and each step reads
+/// back only the minibatch loss.
+public final class ClassifierTrainer<Backend: ComputeBackend> {
+    let backend: Backend
+    let config: TrainingConfig
+    let train: Dataset
+    let validation: Dataset?
+
+    public init(backend: Backend, config: TrainingConfig, train: Dataset, validation: Dataset?) throws {
+        try config.validate()
+        guard train.count > 0 else { throw DatasetError("the training set is empty") }
+        self.backend = backend
+        self.config = config
+        self.train = train
+        self.validation = validation
+    }
+
+    /// A data set in the backend's memory, with buffers to score it.
+    private struct DeviceData {
+        var x: Backend.FloatBuffer
+        var y: Backend.LabelBuffer
+        var scores: Backend.FloatBuffer
+        var count: Int
+    }
+
+    private func upload(_ d: Dataset) throws -> DeviceData {
+        DeviceData(x: try backend.makeBuffer(d.features), y: try backend.makeLabelBuffer(d.labels),
+                   scores: try backend.makeBuffer(rows: d.count, cols: d.classes), count: d.count)
+    }
+
+    /// Buffers of one minibatch size.
+    private struct Batch {
+        var indices: Backend.LabelBuffer
+        var x: Backend.FloatBuffer
+        var y: Backend.LabelBuffer
+        var scores: Backend.FloatBuffer
+        var gradient: Backend.FloatBuffer
+    }
+
+    private func makeBatch(_ rows: Int) throws -> Batch {
+        let zeros = [Int32](repeating: 0, count: rows)
+        return Batch(indices: try backend.makeLabelBuffer(zeros), x: try backend.makeBuffer(rows: rows, cols: train.featureCount),
+                     y: try backend.makeLabelBuffer(zeros), scores: try backend.makeBuffer(rows: rows, cols: train.classes),
+                     gradient: try backend.makeBuffer(rows: rows, cols: train.classes))
+    }
+
+    public func run(observer: TrainingObserver? = nil) throws -> TrainingResult {
+        let clock = ContinuousClock(), started = clock.now
+        let d = train.featureCount, c = train.classes
+        var rng = SeededGenerator(seed: config.seed)
+        var w0 = Matrix(rows: d, cols: c)
+        if config.initialization == .normal {
+            w0.storage = (0..<(d * c)).map { _ in config.initScale * Float(BuiltinDatasets.normal(&rng)) }
+        }
+        let w = try backend.makeBuffer(w0), b = try backend.makeBuffer(rows: 1, cols: c)
+        let vw = try backend.makeBuffer(rows: d, cols: c), vb = try backend.makeBuffer(rows: 1, cols: c)
+        let dw = try backend.makeBuffer(rows: d, cols: c), db = try backend.makeBuffer(rows: 1, cols: c)
+        let trainData = try upload(train)
+        let validationData = try validation.map(upload)
+
+        let fullBatch = config.batchSize == 0 || config.batchSize >= train.count
+        let batchSize = fullBatch ? train.count : config.batchSize
+        let remainder = train.count % batchSize
+        let batch = fullBatch ? nil : try makeBatch(batchSize)
+        let lastBatch = fullBatch || remainder == 0 ? nil : try makeBatch(remainder)
+        let fullGradient = fullBatch ? try backend.makeBuffer(rows: train.count, cols: c) : nil
+        let options = CrossEntropyOptions(reduction: .mean)
+
+        var learningRate = config.learningRate
+        var history: [EpochMetrics] = []
+        var step = 0
+        var order = Array(0..<train.count).map(Int32.init)
+        for epoch in 1...config.epochs {
+            if !fullBatch { order.shuffle(using: &rng) }
+            var start = 0
+            while start < train.count {
+                let rows = min(batchSize, train.count - start)
+                let loss: Double
+                if let fullGradient {
+                    try backend.linearForward(x: trainData.x, weights: w, bias: b, scores: trainData.scores)
+                    loss = try backend.crossEntropy(logits: trainData.scores, targets: .classIndices(trainData.y), options: options,
+                                                    outputs: CrossEntropyOutputs(gradient: fullGradient))
+                    try backend.linearBackward(x: trainData.x, gradient: fullGradient, weights: w, l2: config.l2,
+                                               weightGradient: dw, biasGradient: db)
+                } else {
+                    let m = rows == batchSize ? batch! : lastBatch!
+                    try backend.upload(labels: Array(order[start..<(start + rows)]), to: m.indices)
+                    try backend.gatherRows(m.indices, from: trainData.x, into: m.x)
+                    try backend.gatherLabels(m.indices, from: trainData.y, into: m.y)
+                    try backend.linearForward(x: m.x, weights: w, bias: b, scores: m.scores)
+                    loss = try backend.crossEntropy(logits: m.scores, targets: .classIndices(m.y), options: options,
+                                                    outputs: CrossEntropyOutputs(gradient: m.gradient))
+                    try backend.linearBackward(x: m.x, gradient: m.gradient, weights: w, l2: config.l2,
+                                               weightGradient: dw, biasGradient: db)
+                }
+                try backend.sgdStep(parameter: w, gradient: dw, velocity: vw, learningRate: learningRate, momentum: config.momentum)
+                try backend.sgdStep(parameter: b, gradient: db, velocity: vb, learningRate: learningRate, momentum: config.momentum)
+                step += 1
+                start += rows
+                guard loss.isFinite else {
+                    throw DatasetError("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
+                }
+                if config.logEvery > 0, step % config.logEvery == 0 {
+                    try observer?.trainingDidFinishStep(step, epoch: epoch, loss: loss)
+                }
+            }
+            let (trainLoss, trainAccuracy) = try evaluate(trainData, w, b)
+            let validationResult = try validationData.map { try evaluate($0, w, b) }
+            let metrics = EpochMetrics(
+                epoch: epoch, step: step, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
+                validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
+                learningRate: learningRate, seconds: seconds(clock.now - started))
+            history.append(metrics)
+            try observer?.trainingDidFinishEpoch(metrics)
+            learningRate *= config.learningRateDecay
+        }
+        return TrainingResult(history: history, steps: step, weights: try backend.download(w), bias: try backend.download(b).storage)
+    }
+
+    /// Mean loss and accuracy of the current classifier on a whole data set.
+    private func evaluate(_ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer) throws -> (loss: Double, accuracy: Double) {
+        try backend.linearForward(x: data.x, weights: w, bias: b, scores: data.scores)
+        let loss = try backend.crossEntropy(logits: data.scores, targets: .classIndices(data.y), options: CrossEntropyOptions(),
+                                            outputs: CrossEntropyOutputs())
+        let correct = try backend.countCorrect(scores: data.scores, labels: data.y)
+        return (loss, Double(correct) / Double(data.count))
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
