@@ -57,6 +57,8 @@ let package = Package(
         .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
         .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "TestSupport"]),
+        .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "ExperimentStore", "TestSupport"]),
+        .testTarget(name: "ExperimentStoreTests", dependencies: ["ExperimentStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SoftmaxTrainingTests", dependencies: ["SoftmaxTraining", "SoftmaxCPU", "TestSupport"]),
     ]
 )

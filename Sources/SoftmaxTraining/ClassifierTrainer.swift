@@ -67,57 +67,70 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
         let batch = fullBatch ? nil : try makeBatch(batchSize)
         let lastBatch = fullBatch || remainder == 0 ? nil : try makeBatch(remainder)
         let fullGradient = fullBatch ? try backend.makeBuffer(rows: train.count, cols: c) : nil
-        let options = CrossEntropyOptions(reduction: .mean)
 
         var learningRate = config.learningRate
         var history: [EpochMetrics] = []
         var step = 0
         var order = Array(0..<train.count).map(Int32.init)
-        for epoch in 1...config.epochs {
-            if !fullBatch { order.shuffle(using: &rng) }
-            var start = 0
-            while start < train.count {
-                let rows = min(batchSize, train.count - start)
-                let loss: Double
-                if let fullGradient {
-                    try backend.linearForward(x: trainData.x, weights: w, bias: b, scores: trainData.scores)
-                    loss = try backend.crossEntropy(logits: trainData.scores, targets: .classIndices(trainData.y), options: options,
-                                                    outputs: CrossEntropyOutputs(gradient: fullGradient))
-                    try backend.linearBackward(x: trainData.x, gradient: fullGradient, weights: w, l2: config.l2,
-                                               weightGradient: dw, biasGradient: db)
-                } else {
-                    let m = rows == batchSize ? batch! : lastBatch!
-                    try backend.upload(labels: Array(order[start..<(start + rows)]), to: m.indices)
-                    try backend.gatherRows(m.indices, from: trainData.x, into: m.x)
-                    try backend.gatherLabels(m.indices, from: trainData.y, into: m.y)
-                    try backend.linearForward(x: m.x, weights: w, bias: b, scores: m.scores)
-                    loss = try backend.crossEntropy(logits: m.scores, targets: .classIndices(m.y), options: options,
-                                                    outputs: CrossEntropyOutputs(gradient: m.gradient))
-                    try backend.linearBackward(x: m.x, gradient: m.gradient, weights: w, l2: config.l2,
-                                               weightGradient: dw, biasGradient: db)
+        var epoch = 0
+        do {
+            for e in 1...config.epochs {
+                epoch = e
+                if !fullBatch { order.shuffle(using: &rng) }
+                var start = 0
+                while start < train.count {
+                    let rows = min(batchSize, train.count - start)
+                    let loss = try lossAndGradients(
+                        fullBatch ? nil : (rows == batchSize ? batch! : lastBatch!), order[start..<(start + rows)],
+                        trainData, w, b, gradient: fullGradient, dw, db)
+                    try backend.sgdStep(parameter: w, gradient: dw, velocity: vw, learningRate: learningRate, momentum: config.momentum)
+                    try backend.sgdStep(parameter: b, gradient: db, velocity: vb, learningRate: learningRate, momentum: config.momentum)
+                    step += 1
+                    start += rows
+                    guard loss.isFinite else {
+                        throw DatasetError("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
+                    }
+                    if config.logEvery > 0, step % config.logEvery == 0 {
+                        try observer?.trainingDidFinishStep(step, epoch: epoch, loss: loss)
+                    }
                 }
-                try backend.sgdStep(parameter: w, gradient: dw, velocity: vw, learningRate: learningRate, momentum: config.momentum)
-                try backend.sgdStep(parameter: b, gradient: db, velocity: vb, learningRate: learningRate, momentum: config.momentum)
-                step += 1
-                start += rows
-                guard loss.isFinite else {
-                    throw DatasetError("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
-                }
-                if config.logEvery > 0, step % config.logEvery == 0 {
-                    try observer?.trainingDidFinishStep(step, epoch: epoch, loss: loss)
-                }
+                let (trainLoss, trainAccuracy) = try evaluate(trainData, w, b)
+                let validationResult = try validationData.map { try evaluate($0, w, b) }
+                let metrics = EpochMetrics(
+                    epoch: epoch, step: step, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
+                    validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
+                    learningRate: learningRate, seconds: seconds(clock.now - started))
+                history.append(metrics)
+                try observer?.trainingDidFinishEpoch(metrics)
+                learningRate *= config.learningRateDecay
             }
-            let (trainLoss, trainAccuracy) = try evaluate(trainData, w, b)
-            let validationResult = try validationData.map { try evaluate($0, w, b) }
-            let metrics = EpochMetrics(
-                epoch: epoch, step: step, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
-                validationLoss: validationResult?.loss, validationAccuracy: validationResult?.accuracy,
-                learningRate: learningRate, seconds: seconds(clock.now - started))
-            history.append(metrics)
-            try observer?.trainingDidFinishEpoch(metrics)
-            learningRate *= config.learningRateDecay
+        } catch SoftmaxError.nonFinite(source: "logits", _, _, _) {
+            // Inputs were checked when loaded, so non-finite scores mean the weights blew up.
+            throw DatasetError("training diverged at epoch \(epoch), step \(step + 1): the scores are no longer finite; lower --lr (now \(learningRate))")
         }
         return TrainingResult(history: history, steps: step, weights: try backend.download(w), bias: try backend.download(b).storage)
+    }
+
+    /// One step's forward and backward pass, on the whole training set (no batch) or on the rows
+    /// `indices` gathered into `batch`; returns the mean loss and leaves ∂W, ∂b in dw, db.
+    private func lossAndGradients(
+        _ batch: Batch?, _ indices: ArraySlice<Int32>, _ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer,
+        gradient fullGradient: Backend.FloatBuffer?, _ dw: Backend.FloatBuffer, _ db: Backend.FloatBuffer
+    ) throws -> Double {
+        let (x, y, scores, gradient): (Backend.FloatBuffer, Backend.LabelBuffer, Backend.FloatBuffer, Backend.FloatBuffer)
+        if let m = batch {
+            try backend.upload(labels: Array(indices), to: m.indices)
+            try backend.gatherRows(m.indices, from: data.x, into: m.x)
+            try backend.gatherLabels(m.indices, from: data.y, into: m.y)
+            (x, y, scores, gradient) = (m.x, m.y, m.scores, m.gradient)
+        } else {
+            (x, y, scores, gradient) = (data.x, data.y, data.scores, fullGradient!)
+        }
+        try backend.linearForward(x: x, weights: w, bias: b, scores: scores)
+        let loss = try backend.crossEntropy(logits: scores, targets: .classIndices(y), options: CrossEntropyOptions(reduction: .mean),
+                                            outputs: CrossEntropyOutputs(gradient: gradient))
+        try backend.linearBackward(x: x, gradient: gradient, weights: w, l2: config.l2, weightGradient: dw, biasGradient: db)
+        return loss
     }
 
     /// Mean loss and accuracy of the current classifier on a whole data set.

@@ -1,0 +1,4 @@
+import SoftmaxCPU
+import TestSupport
+
+let backends = [BackendCase("swift") { SwiftBackend() }]
