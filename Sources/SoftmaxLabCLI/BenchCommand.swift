@@ -32,9 +32,16 @@ struct BenchCommand: ParsableCommand {
     var seed: UInt64 = 0
 
     @OptionGroup var backend: BackendOptions
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Do not record the run.") var noRecord = false
 
     @Flag(help: "Print results as JSON.")
     var json = false
+
+    /// What the store saves as the run's configuration.
+    struct Config: Encodable {
+        var op: String, shapes: String, features: Int, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
+    }
 
     func validate() throws {
         _ = try parsedShapes()
@@ -55,7 +62,19 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let compute = backend.make()
-        let results = try measure(compute)
+        let recorder = noRecord ? nil : try RunRecorder(
+            store: try store.open(), kind: .bench, name: nil, device: compute.device,
+            config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
+                           backend: compute.name), seed: seed)
+        let results: [BenchmarkResult]
+        do {
+            results = try measure(compute)
+            try recorder?.record(results, repeats: `repeat`, device: compute.device)
+            try recorder?.finish()
+        } catch {
+            recorder?.fail(error)
+            throw error
+        }
         if json {
             Console.current.line(try JSONOutput.string(results))
             return
@@ -69,6 +88,7 @@ struct BenchCommand: ParsableCommand {
                  r.check]
             }))
         Console.current.line("device: \(compute.deviceName); bytes per element 8 (logits read once, gradient written once)")
+        if let recorder { Console.current.line("run \(recorder.runID) recorded in \(store.path) (table timings, view bench_results)") }
     }
 
     private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {

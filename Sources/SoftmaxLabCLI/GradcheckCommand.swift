@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExperimentStore
 import SoftmaxCore
 import SoftmaxReference
 
@@ -16,7 +17,15 @@ struct GradcheckCommand: ParsableCommand {
     @Option(help: "L2 strength λ of (λ/2)‖W‖².") var l2: Float = 0.01
     @OptionGroup var loss: LossOptions
     @OptionGroup var backend: BackendOptions
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Do not record the run.") var noRecord = false
     @Flag(help: "Print the result as JSON.") var json = false
+
+    /// What the store saves as the run's configuration.
+    struct Config: Encodable {
+        var rows: Int, classes: Int, features: Int, seed: UInt64, l2: Float
+        var reduction: String, ignoreIndex: Int32, weights: [Float]?, labelSmoothing: Float, backend: String
+    }
 
     /// Float32 backends against float64 differences; the oracle itself must be far tighter.
     static let backendTolerance = 1e-4
@@ -71,12 +80,25 @@ struct GradcheckCommand: ParsableCommand {
                                                options: options, l2: Double(l2))
         var results = [row("float64 oracle", oracle.weightGradient.storage, oracle.biasGradient, numericW, numericB, Self.oracleTolerance)]
         let compute = backend.make()
+        let recorder = noRecord ? nil : try RunRecorder(
+            store: try store.open(), kind: .gradcheck, name: nil, device: compute.device,
+            config: Config(rows: rows, classes: classes, features: features, seed: seed, l2: l2, reduction: options.reduction.rawValue,
+                           ignoreIndex: options.ignoreIndex, weights: options.classWeights, labelSmoothing: options.labelSmoothing,
+                           backend: compute.name), seed: seed)
         let g = try compute.classifierGradients(x: x, targets: targets, weights: w, bias: b, options: options, l2: l2)
         results.append(row("\(compute.name) backend", g.weightGradient.storage.map(Double.init), g.biasGradient.map(Double.init),
                            numericW, numericB, Self.backendTolerance))
 
         let output = Output(rows: rows, classes: classes, features: features, seed: seed, l2: l2, objective: oracle.objective,
                             results: results, passed: results.allSatisfy(\.passed))
+        if let recorder {
+            let prefix = ["oracle", "backend"]
+            try recorder.store.record(metrics: zip(prefix, results).flatMap { p, r in
+                [MetricRecord(runId: recorder.runID, key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
+                 MetricRecord(runId: recorder.runID, key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
+            })
+            if output.passed { try recorder.finish() } else { recorder.fail(InputError("a relative error exceeds its tolerance")) }
+        }
         if json {
             Console.current.line(try JSONOutput.string(output))
         } else {

@@ -44,6 +44,24 @@ final class RunRecorder: TrainingObserver {
         try store.record(metrics: values.map { MetricRecord(runId: runID, key: $0.0, step: m.step, epoch: m.epoch, value: $0.1, recordedAt: now) })
     }
 
+    /// A bench run's results: one `timings` row each; the device's copy bandwidth (the fastest
+    /// copy measured, which is the DRAM rate for shapes larger than the caches) kept in `devices`.
+    func record(_ results: [BenchmarkResult], repeats: Int, device: DeviceDescription) throws {
+        try store.record(timings: results.map { r in
+            TimingRecord(
+                runId: runID, op: r.op, shape: r.shape, backend: r.backend, deviceId: deviceID, samples: r.timing == nil ? 0 : repeats,
+                minMs: r.timing?.min, medianMs: r.timing?.median, p90Ms: r.timing?.p90, maxMs: r.timing?.max,
+                bytes: Int64(r.bytes), flops: Int64(r.flops), gbPerS: r.gbPerSecond, gflopPerS: r.gflopPerSecond,
+                percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check)
+        })
+        let copies = results.filter { $0.op == "copy" && $0.gbPerSecond != nil }
+        if let largest = copies.max(by: { $0.bytes < $1.bytes }) {
+            var record = try store.device(deviceID)!
+            record.copyBandwidthGbs = largest.gbPerSecond
+            _ = try store.register(device: record)
+        }
+    }
+
     func finish() throws { try store.finishRun(runID, status: .finished) }
 
     /// Marks the run failed with the error's sentence; a failure to record that is not allowed to
