@@ -26,6 +26,7 @@ let package = Package(
     products: [
         // MARK: Public
         .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxTraining"]),
+        .library(name: "SoftmaxLabStore", targets: ["ExperimentStore"]),
         .executable(name: "softmax-lab", targets: ["softmax-lab"]),
     ],
     dependencies: [

@@ -23,8 +23,11 @@ enum MatrixMultiply {
         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0, k > 0 else { return }
+        // Below ~4 MFLOP (all of training on digits) waking a second thread saves less than it costs,
+        // and leaves that core to the store's writer thread.
+        let workers = m * n * k < 1 << 21 ? 1 : Parallel.workerCount
         // Enough row blocks for every core, in multiples of the micro-tile.
-        let perWorker = (m + Parallel.workerCount - 1) / Parallel.workerCount
+        let perWorker = (m + workers - 1) / workers
         let mc = Swift.max(mr, Swift.min(mcMax, roundUp(perWorker, mr)))
         let packedB = UnsafeMutablePointer<Float>.allocate(capacity: kc * roundUp(Swift.min(nc, n), nr))
         defer { packedB.deallocate() }
@@ -35,7 +38,7 @@ enum MatrixMultiply {
                 packB(b + pc * ldb + jc, ldb: ldb, k: kb, n: nb, into: packedB)
                 let blocks = (m + mc - 1) / mc
                 let pb = UncheckedSendable(UnsafePointer(packedB))
-                Parallel.forEach(blocks, tasks: Parallel.taskCount(blocks, minimum: 1)) { _, blockRange in
+                Parallel.forEach(blocks, tasks: workers == 1 ? 1 : Parallel.taskCount(blocks, minimum: 1)) { _, blockRange in
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: mc * kb) { packedA in
                         for block in blockRange {
                             let ic = block * mc

@@ -93,9 +93,9 @@ struct GradcheckCommand: ParsableCommand {
                             results: results, passed: results.allSatisfy(\.passed))
         if let recorder {
             let prefix = ["oracle", "backend"]
-            try recorder.store.record(metrics: zip(prefix, results).flatMap { p, r in
-                [MetricRecord(runId: recorder.runID, key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
-                 MetricRecord(runId: recorder.runID, key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
+            try recorder.record(metrics: zip(prefix, results).flatMap { p, r in
+                [MetricWriter.Sample(key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
+                 MetricWriter.Sample(key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
             })
             if output.passed { try recorder.finish() } else { recorder.fail(InputError("a relative error exceeds its tolerance")) }
         }

@@ -9,6 +9,8 @@ final class RunRecorder: TrainingObserver {
     let store: ExperimentStore
     let runID: Int64
     let deviceID: Int64
+    /// Metrics go through a background writer so that per-step logging costs a step almost nothing.
+    private let writer: MetricWriter
 
     /// Starts the run. `config` is saved whole (as JSON) and flattened into `params`.
     init<Config: Encodable>(store: ExperimentStore, kind: RunRecord.Kind, name: String?, device: DeviceDescription,
@@ -29,19 +31,20 @@ final class RunRecorder: TrainingObserver {
             seed: seed.map { Int64(bitPattern: $0) }, gitCommit: Self.gitCommit(), host: host, pid: getpid(),
             toolVersion: SoftmaxLab.configuration.version, commandLine: Console.current.commandLine)
         runID = try store.beginRun(run, params: ExperimentStore.flatten(json: json))
+        writer = MetricWriter(store: store, runID: runID)
     }
 
     func trainingDidFinishStep(_ step: Int, epoch: Int, loss: Double) throws {
-        try store.record(metrics: [MetricRecord(runId: runID, key: "step_loss", step: step, epoch: epoch, value: loss)])
+        try writer.append(MetricWriter.Sample(key: "step_loss", step: step, epoch: epoch, value: loss))
     }
 
     func trainingDidFinishEpoch(_ m: EpochMetrics) throws {
-        let now = Timestamp.now()
+        let now = Date().timeIntervalSince1970
         var values: [(String, Double?)] = [("train_loss", m.trainLoss), ("train_acc", m.trainAccuracy), ("lr", Double(m.learningRate)),
                                            ("elapsed_s", m.seconds)]
         if let l = m.validationLoss { values.append(("val_loss", l)) }
         if let a = m.validationAccuracy { values.append(("val_acc", a)) }
-        try store.record(metrics: values.map { MetricRecord(runId: runID, key: $0.0, step: m.step, epoch: m.epoch, value: $0.1, recordedAt: now) })
+        try writer.append(values.map { MetricWriter.Sample(key: $0.0, step: m.step, epoch: m.epoch, value: $0.1, time: now) })
     }
 
     /// A bench run's results: one `timings` row each; the device's copy bandwidth (the fastest
@@ -62,11 +65,18 @@ final class RunRecorder: TrainingObserver {
         }
     }
 
-    func finish() throws { try store.finishRun(runID, status: .finished) }
+    /// Records rows outside training (gradcheck's errors), through the same writer.
+    func record(metrics: [MetricWriter.Sample]) throws { try writer.append(metrics) }
+
+    func finish() throws {
+        try writer.close()
+        try store.finishRun(runID, status: .finished)
+    }
 
     /// Marks the run failed with the error's sentence; a failure to record that is not allowed to
     /// hide the original error.
     func fail(_ error: Error) {
+        try? writer.close()
         try? store.finishRun(runID, status: .failed, error: String(describing: error))
     }
 

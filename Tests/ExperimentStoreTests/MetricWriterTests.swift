@@ -1,0 +1,48 @@
+import ExperimentStore
+import Foundation
+import Testing
+
+@Suite struct MetricWriterTests {
+    @Test func everyAppendedRowIsCommittedInOrderByClose() throws {
+        let t = try TemporaryStore()
+        let store = try ExperimentStore(path: t.path)
+        let run = try store.beginRun(sampleRun(), params: [:])
+        let writer = MetricWriter(store: store, runID: run)
+        for i in 0..<5000 { try writer.append(.init(key: "step_loss", step: i, epoch: i / 100, value: Double(i))) }
+        try writer.append([.init(key: "val_acc", step: 4999, epoch: 50, value: .nan)])
+        try writer.close()
+        let rows = try store.metrics(run, key: "step_loss")
+        #expect(rows.map(\.step) == Array(0..<5000))
+        #expect(rows.map(\.value) == (0..<5000).map { Double($0) })
+        #expect(try store.metrics(run, key: "val_acc").first?.value == nil)
+        #expect(rows.allSatisfy { $0.recordedAt.hasSuffix("Z") && $0.recordedAt.count == 24 })
+    }
+
+    @Test func flushWaitsForTheCommit() throws {
+        let t = try TemporaryStore()
+        let store = try ExperimentStore(path: t.path)
+        let run = try store.beginRun(sampleRun(), params: [:])
+        let writer = MetricWriter(store: store, runID: run)
+        try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 0.5))
+        try writer.flush()
+        // Read through a separate connection, as another process would.
+        #expect(try ExperimentStore(path: t.path).metrics(run).count == 1)
+        try writer.close()
+    }
+
+    @Test func aFailedCommitIsReportedToTheWriter() throws {
+        let t = try TemporaryStore()
+        let store = try ExperimentStore(path: t.path)
+        // No such run: the foreign key fails the commit.
+        let writer = MetricWriter(store: store, runID: 12345)
+        try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 1))
+        #expect(throws: (any Error).self) { try writer.flush() }
+        #expect(throws: (any Error).self) { try writer.append(.init(key: "train_loss", step: 2, epoch: 1, value: 1)) }
+        #expect(throws: (any Error).self) { try writer.close() }
+    }
+
+    @Test func timestampsAreISO8601UTCWithMilliseconds() {
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 1_795_932_233.341)) == "2026-11-29T06:03:53.341Z")
+    }
+}
