@@ -25,7 +25,7 @@ let package = Package(
     name: "SoftmaxLab",
     products: [
         // MARK: Public
-        .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxTraining"]),
+        .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL", "SoftmaxTraining"]),
         .library(name: "SoftmaxLabStore", targets: ["ExperimentStore"]),
         .executable(name: "softmax-lab", targets: ["softmax-lab"]),
     ],
@@ -38,12 +38,16 @@ let package = Package(
         .target(name: "SoftmaxCore"),
         .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore"]),
         .target(name: "SoftmaxCPU", dependencies: ["SoftmaxCore"], swiftSettings: nativeSettings),
+        .target(name: "COpenCL", path: "Sources/COpenCL"),
+        .target(name: "SoftmaxKernels", path: "Kernels", exclude: ["softmax_xent.cl", "linear.cl", "util.cl"],
+                plugins: ["EmbedFiles"]),
+        .target(name: "SoftmaxOpenCL", dependencies: ["SoftmaxCore", "COpenCL", "SoftmaxKernels"]),
         .target(name: "SoftmaxTraining", dependencies: ["SoftmaxCore"], exclude: ["Data"], plugins: ["EmbedFiles"]),
         .target(name: "ExperimentStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "SoftmaxLabCLI",
             dependencies: [
-                "SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxTraining", "ExperimentStore",
+                "SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL", "SoftmaxTraining", "ExperimentStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

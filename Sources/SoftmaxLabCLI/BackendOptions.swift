@@ -1,24 +1,96 @@
 import ArgumentParser
+import Foundation
 import SoftmaxCore
 import SoftmaxCPU
+import SoftmaxOpenCL
 
-/// Which backend computes: `auto` takes the best available one and says which.
+/// Which backend computes: `auto` takes the first OpenCL GPU, else the Swift backend, and says why.
 enum BackendKind: String, ExpressibleByArgument, CaseIterable {
     case auto
     case swift
+    case opencl
+}
+
+/// OpenCL as this process found it: loaded once (the library path from $SOFTMAXLAB_OPENCL_LIBRARY,
+/// else libOpenCL.so.1), with the reason when it is unavailable.
+enum OpenCLEnvironment {
+    static let libraryPath = ProcessInfo.processInfo.environment["SOFTMAXLAB_OPENCL_LIBRARY"] ?? OpenCLAPI.defaultLibrary
+
+    static let discovered: Result<(api: OpenCLAPI, devices: [OpenCLDevice]), OpenCLUnavailable> = {
+        do {
+            let api = try OpenCLAPI(library: libraryPath)
+            return .success((api, try OpenCLDevice.all(api)))
+        } catch let reason as OpenCLUnavailable {
+            return .failure(reason)
+        } catch {
+            return .failure(.noDevice)
+        }
+    }()
+
+    /// The device `selector` names: an index from `softmax-lab devices`, or part of a name.
+    static func device(_ selector: String, in devices: [OpenCLDevice]) throws -> OpenCLDevice {
+        if let index = Int(selector) {
+            guard devices.indices.contains(index) else {
+                throw InputError("--device \(index) is not an OpenCL device index; `softmax-lab devices` lists 0..<\(devices.count)")
+            }
+            return devices[index]
+        }
+        guard let d = devices.first(where: { $0.name.localizedCaseInsensitiveContains(selector) || $0.platformName.localizedCaseInsensitiveContains(selector) }) else {
+            throw InputError("--device '\(selector)' matches no OpenCL device (\(devices.map(\.name).joined(separator: ", ")))")
+        }
+        return d
+    }
 }
 
 struct BackendOptions: ParsableArguments {
-    @Option(help: "Backend: auto (the best available, and why) or swift (pure Swift, SIMD, all cores).")
+    @Option(help: "auto (the first OpenCL GPU, else swift, and why), swift (pure Swift, SIMD, all cores) or opencl.")
     var backend: BackendKind = .auto
 
-    /// The chosen backend, with the reason on stderr when it was chosen automatically.
-    func make() -> any ComputeBackend {
-        let backend = SwiftBackend()
-        if self.backend == .auto {
-            Console.current.note("backend: swift (\(backend.deviceName)); no OpenCL backend in this build")
+    @Option(help: "OpenCL device: an index from `softmax-lab devices` or part of its name.")
+    var device: String?
+
+    /// Every usable backend: the Swift one and one per OpenCL device (for `--backend auto`), or the
+    /// one chosen.
+    func makeAll() throws -> [any ComputeBackend] {
+        guard backend == .auto, device == nil else { return [try make()] }
+        guard case .success(let env) = OpenCLEnvironment.discovered else { return [SwiftBackend()] }
+        return [SwiftBackend()] + (try env.devices.map { try OpenCLBackend(api: env.api, device: $0) })
+    }
+
+    /// The chosen backend; `auto` says on stderr which it picked and why.
+    func make() throws -> any ComputeBackend {
+        switch backend {
+        case .swift:
+            return SwiftBackend()
+        case .opencl:
+            switch OpenCLEnvironment.discovered {
+            case .failure(let reason):
+                throw InputError("--backend opencl: OpenCL is unavailable: \(reason)")
+            case .success(let env):
+                let d = try device.map { try OpenCLEnvironment.device($0, in: env.devices) } ?? env.devices.first { $0.isGPU } ?? env.devices[0]
+                return try OpenCLBackend(api: env.api, device: d)
+            }
+        case .auto:
+            switch OpenCLEnvironment.discovered {
+            case .failure(let reason):
+                let swift = SwiftBackend()
+                Console.current.note("backend: swift (\(swift.deviceName)); OpenCL unavailable: \(reason)")
+                return swift
+            case .success(let env):
+                if let selector = device {
+                    let d = try OpenCLEnvironment.device(selector, in: env.devices)
+                    Console.current.note("backend: opencl on \(d.name) (chosen by --device)")
+                    return try OpenCLBackend(api: env.api, device: d)
+                }
+                if let gpu = env.devices.first(where: \.isGPU) {
+                    Console.current.note("backend: opencl on \(gpu.name) (the first OpenCL GPU)")
+                    return try OpenCLBackend(api: env.api, device: gpu)
+                }
+                let swift = SwiftBackend()
+                Console.current.note("backend: swift (\(swift.deviceName)); OpenCL has no GPU here (\(env.devices.map(\.name).joined(separator: ", ")) is faster through the Swift backend)")
+                return swift
+            }
         }
-        return backend
     }
 }
 

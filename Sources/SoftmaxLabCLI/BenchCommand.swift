@@ -61,7 +61,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let compute = backend.make()
+        let compute = try backend.make()
         let recorder = noRecord ? nil : try RunRecorder(
             store: try store.open(), kind: .bench, name: nil, device: compute.device,
             config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,

@@ -79,22 +79,25 @@ struct GradcheckCommand: ParsableCommand {
         let oracle = ReferenceLinear.objective(x: xd, targets: targets, weights: DoubleMatrix(w), bias: b.map(Double.init),
                                                options: options, l2: Double(l2))
         var results = [row("float64 oracle", oracle.weightGradient.storage, oracle.biasGradient, numericW, numericB, Self.oracleTolerance)]
-        let compute = backend.make()
+        let computes = try backend.makeAll()
         let recorder = noRecord ? nil : try RunRecorder(
-            store: try store.open(), kind: .gradcheck, name: nil, device: compute.device,
+            store: try store.open(), kind: .gradcheck, name: nil, device: computes[0].device,
             config: Config(rows: rows, classes: classes, features: features, seed: seed, l2: l2, reduction: options.reduction.rawValue,
                            ignoreIndex: options.ignoreIndex, weights: options.classWeights, labelSmoothing: options.labelSmoothing,
-                           backend: compute.name), seed: seed)
-        let g = try compute.classifierGradients(x: x, targets: targets, weights: w, bias: b, options: options, l2: l2)
-        results.append(row("\(compute.name) backend", g.weightGradient.storage.map(Double.init), g.biasGradient.map(Double.init),
-                           numericW, numericB, Self.backendTolerance))
+                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", ")), seed: seed)
+        for compute in computes {
+            let g = try compute.classifierGradients(x: x, targets: targets, weights: w, bias: b, options: options, l2: l2)
+            let label = compute.name == "swift" ? "swift backend" : "\(compute.name) \(compute.deviceName)"
+            results.append(row(label, g.weightGradient.storage.map(Double.init), g.biasGradient.map(Double.init),
+                               numericW, numericB, Self.backendTolerance))
+        }
 
         let output = Output(rows: rows, classes: classes, features: features, seed: seed, l2: l2, objective: oracle.objective,
                             results: results, passed: results.allSatisfy(\.passed))
         if let recorder {
-            let prefix = ["oracle", "backend"]
-            try recorder.record(metrics: zip(prefix, results).flatMap { p, r in
-                [MetricWriter.Sample(key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
+            try recorder.record(metrics: results.flatMap { r -> [MetricWriter.Sample] in
+                let p = r.computedBy.replacingOccurrences(of: " ", with: "_")
+                return [MetricWriter.Sample(key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
                  MetricWriter.Sample(key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
             })
             if output.passed { try recorder.finish() } else { recorder.fail(InputError("a relative error exceeds its tolerance")) }

@@ -62,7 +62,7 @@ struct LossCommand: ParsableCommand {
             }
             target = .probabilities(t.matrix)
         }
-        let compute = backend.make()
+        let compute = try backend.make()
         let result = try compute.crossEntropy(logits: x, targets: target, options: options)
         if let gradOut { try NumpyFile.write(result.gradient, to: gradOut) }
         if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {

@@ -104,7 +104,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let c = config()
         let (train, validation) = try Self.loadData(c)
-        let compute = backend.make()
+        let compute = try backend.make()
         let out = Console.current
         out.note("\(train.name): \(train.count) training and \(validation?.count ?? 0) validation rows, \(train.featureCount) features, "
                  + "\(train.classes) classes; \(compute.name) backend")

@@ -1,0 +1,326 @@
+// softmax_xent.cl — fused softmax cross-entropy forward+backward, PyTorch semantics.
+//
+// Contract (N rows, C classes, row-major float32):
+//   reads  logits (N, C); labels (N) int class indices or probs (N, C) probability targets;
+//          weights (C) when has_weights; denominator[0] (from xent_denominator) when mean.
+//   writes grad (N, C) = ∂(reduced loss)/∂logits, already scaled for the reduction (when write_grad);
+//          row_loss (N), row_lse (N) = log Σ_j exp(f_ij);
+//          status[0] = first row with a non-finite logit, status[1] = first row whose label is out of
+//          range (atomic_min; the host presets both to INT_MAX).
+// Math: t_ij = (1−ε)·w_y·δ_jy + (ε/C)·w_j (class indices) or w_j·((1−ε)·q_ij + ε/C) (probabilities);
+//       L_i = Σ_j t_ij·(lse_i − f_ij);  ∂L_i/∂f_ij = T_i·p_ij − t_ij with T_i = Σ_j t_ij.
+// Two variants, chosen per device by the host:
+//   softmax_xent_fwd_bwd_row: one work-item per row walking it with VW-wide vectors (CPUs: PoCL maps a
+//     work-item onto one core's SIMD units; barriers and local memory would become loops there);
+//   softmax_xent_fwd_bwd:     one work-group of XENT_WG work-items per row, strided (coalesced) accesses
+//     and local-memory tree reductions (GPUs, large C).
+// Both read each logit twice (statistics, then gradient); the second read hits cache for rows that fit.
+
+#ifndef VW
+#define VW 16
+#endif
+#ifndef XENT_WG
+#define XENT_WG 256
+#endif
+
+#if VW == 16
+#define VTYPE float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#elif VW == 8
+#define VTYPE float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#else
+#define VTYPE float4
+#define VLOAD vload4
+#define VSTORE vstore4
+#endif
+
+inline float hsum(VTYPE v) {
+#if VW == 16
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+#elif VW == 8
+    float4 b = v.lo + v.hi;
+#else
+    float4 b = v;
+#endif
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+inline float hmax(VTYPE v) {
+#if VW == 16
+    float8 a = fmax(v.lo, v.hi);
+    float4 b = fmax(a.lo, a.hi);
+#elif VW == 8
+    float4 b = fmax(v.lo, v.hi);
+#else
+    float4 b = v;
+#endif
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+
+// Σ_i w_{y_i} over rows that are not ignored (class indices), or N (probabilities): the mean's divisor.
+// One work-group.
+__kernel void xent_denominator(const int N, __global const int* labels, __global const float* weights,
+                               const int has_weights, const int use_probs, const int ignore_index,
+                               __global float* out) {
+    __local float partial[XENT_WG];
+    const int lid = get_local_id(0);
+    float s = 0.0f, comp = 0.0f;  // Kahan: N may be in the millions
+    if (!use_probs) {
+        for (int i = lid; i < N; i += XENT_WG) {
+            const int y = labels[i];
+            if (y == ignore_index) continue;
+            const float v = has_weights ? weights[y] : 1.0f;
+            const float t = s + (v - comp);
+            comp = (t - s) - (v - comp);
+            s = t;
+        }
+    } else if (lid == 0) {
+        s = (float)N;
+    }
+    partial[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) out[0] = partial[0];
+}
+
+// Σ_i row_loss[i] (divided by the denominator for mean) into status[2] as float bits: the one value
+// that comes back to the host per step, with the status words. One work-group.
+__kernel void xent_reduce(const int N, __global const float* row_loss, __global const float* denominator,
+                          const int mean, __global int* status) {
+    __local float partial[XENT_WG];
+    const int lid = get_local_id(0);
+    float s = 0.0f, comp = 0.0f;
+    for (int i = lid; i < N; i += XENT_WG) {
+        const float v = row_loss[i];
+        const float t = s + (v - comp);
+        comp = (t - s) - (v - comp);
+        s = t;
+    }
+    partial[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) partial[lid] += partial[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        const float total = partial[0];
+        status[2] = as_int(mean ? total / denominator[0] : total);
+    }
+}
+
+// Row setup shared by both variants: label, its weight and T = Σ_j t_j for class indices.
+// Returns 0 when the row contributes nothing (ignored or bad label: grad row zero, loss 0).
+inline int class_row(const int i, const int C, __global const int* labels, __global const float* weights,
+                     const int has_weights, const float eps, const float weight_sum, const int ignore_index,
+                     __global int* status, int* y_out, float* wy_out, float* total_out) {
+    const int y = labels[i];
+    if (y == ignore_index) return 0;
+    if (y < 0 || y >= C) {
+        atomic_min(&status[1], i);
+        return 0;
+    }
+    const float wy = has_weights ? weights[y] : 1.0f;
+    *y_out = y;
+    *wy_out = wy;
+    *total_out = (1.0f - eps) * wy + eps / (float)C * weight_sum;
+    return 1;
+}
+
+__kernel void softmax_xent_fwd_bwd_row(
+    const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
+    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
+    const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
+    __global float* row_loss, __global float* row_lse, __global int* status) {
+    const int i = get_global_id(0);
+    if (i >= N) return;
+    __global const float* f = logits + (size_t)i * C;
+    __global float* g = grad + (size_t)i * C;
+    __global const float* q = probs + (size_t)i * C;
+    const float invC = 1.0f / (float)C;
+
+    // Pass 1: online max and sum, a vector at a time (the sum is rescaled when the max grows);
+    // x − x is 0 for finite x and NaN otherwise, so one sum flags non-finite input.
+    float m = -INFINITY;
+    VTYPE vs = (VTYPE)(0.0f), vcheck = (VTYPE)(0.0f);
+    float s = 0.0f, check = 0.0f, total = 0.0f;
+    int j = 0;
+    for (; j + VW <= C; j += VW) {
+        const VTYPE x = VLOAD(0, f + j);
+        vcheck += x - x;
+        const float cm = hmax(x);
+        if (cm > m) {
+            const float r = exp(m - cm);
+            vs *= r;
+            s *= r;
+            m = cm;
+        }
+        vs += exp(x - m);
+    }
+    for (; j < C; ++j) {
+        const float x = f[j];
+        check += x - x;
+        if (x > m) {
+            const float r = exp(m - x);
+            vs *= r;
+            s *= r;
+            m = x;
+        }
+        s += exp(x - m);
+    }
+    s += hsum(vs);
+    check += hsum(vcheck);
+    if (!(check == 0.0f)) atomic_min(&status[0], i);
+    const float log_s = log(s);
+    row_lse[i] = m + log_s;
+
+    const float scale = mean ? (denominator[0] > 0.0f ? 1.0f / denominator[0] : 0.0f) : 1.0f;
+    int y = 0;
+    float wy = 0.0f;
+    if (use_probs) {
+        // T = Σ_j t_j and Σ_j t_j·(m − f_j), before the gradient needs T.
+        float part = 0.0f;
+        for (int k = 0; k < C; ++k) {
+            const float t = (has_weights ? weights[k] : 1.0f) * ((1.0f - eps) * q[k] + eps * invC);
+            total += t;
+            part += t * (m - f[k]);
+        }
+        row_loss[i] = part + total * log_s;
+        if (write_grad) {
+            const float a = scale * total / s;
+            for (int k = 0; k < C; ++k) {
+                const float t = (has_weights ? weights[k] : 1.0f) * ((1.0f - eps) * q[k] + eps * invC);
+                g[k] = a * exp(f[k] - m) - scale * t;
+            }
+        }
+        return;
+    }
+    if (!class_row(i, C, labels, weights, has_weights, eps, weight_sum, ignore_index, status, &y, &wy, &total)) {
+        row_loss[i] = 0.0f;
+        if (write_grad) for (int k = 0; k < C; ++k) g[k] = 0.0f;
+        return;
+    }
+    // Pass 2: g_j = a·exp(f_j − m) − b·w_j, then the label's −scale·(1 − ε)·w_y.
+    const float a = scale * total / s;
+    const float b = scale * eps * invC;
+    float smooth = 0.0f;
+    j = 0;
+    if (write_grad) {
+        for (; j + VW <= C; j += VW) {
+            const VTYPE x = VLOAD(0, f + j);
+            const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
+            VSTORE(a * exp(x - m) - b * w, 0, g + j);
+            if (eps > 0.0f) smooth += hsum(w * (m - x));
+        }
+    }
+    for (; j < C; ++j) {
+        const float w = has_weights ? weights[j] : 1.0f;
+        if (write_grad) g[j] = a * exp(f[j] - m) - b * w;
+        if (eps > 0.0f) smooth += w * (m - f[j]);
+    }
+    if (write_grad) g[y] -= scale * (1.0f - eps) * wy;
+    // L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S): non-negative terms.
+    float loss = (1.0f - eps) * wy * (m - f[y] + log_s);
+    if (eps > 0.0f) loss += eps * invC * (smooth + weight_sum * log_s);
+    row_loss[i] = loss;
+}
+
+// Merge of two partial (max, sum) pairs.
+inline void merge_stats(float* m, float* s, const float m2, const float s2) {
+    const float mm = fmax(*m, m2);
+    if (mm == -INFINITY) return;
+    *s = *s * exp(*m - mm) + s2 * exp(m2 - mm);
+    *m = mm;
+}
+
+__kernel __attribute__((reqd_work_group_size(XENT_WG, 1, 1)))
+void softmax_xent_fwd_bwd(
+    const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
+    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
+    const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
+    __global float* row_loss, __global float* row_lse, __global int* status) {
+    __local float lm[XENT_WG], ls[XENT_WG], la[XENT_WG], lb[XENT_WG];
+    const int i = get_group_id(0);
+    const int lid = get_local_id(0);
+    if (i >= N) return;  // uniform across the work-group
+    __global const float* f = logits + (size_t)i * C;
+    __global float* g = grad + (size_t)i * C;
+    __global const float* q = probs + (size_t)i * C;
+    const float invC = 1.0f / (float)C;
+
+    // Pass 1: each work-item's online max/sum over a strided (coalesced) slice, plus the finiteness
+    // check and, for probability targets, T.
+    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f;
+    for (int j = lid; j < C; j += XENT_WG) {
+        const float x = f[j];
+        check += x - x;
+        if (x > m) {
+            s *= exp(m - x);
+            m = x;
+        }
+        s += exp(x - m);
+        if (use_probs) total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
+    }
+    lm[lid] = m;
+    ls[lid] = s;
+    la[lid] = check;
+    lb[lid] = total;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) {
+            float mm = lm[lid], ss = ls[lid];
+            merge_stats(&mm, &ss, lm[lid + stride], ls[lid + stride]);
+            lm[lid] = mm;
+            ls[lid] = ss;
+            la[lid] += la[lid + stride];
+            lb[lid] += lb[lid + stride];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    m = lm[0];
+    s = ls[0];
+    const int finite = la[0] == 0.0f;
+    if (use_probs) total = lb[0];
+    // Every work-item has read the totals before any is overwritten below.
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0 && !finite) atomic_min(&status[0], i);
+    const float log_s = log(s);
+    const float scale = mean ? (denominator[0] > 0.0f ? 1.0f / denominator[0] : 0.0f) : 1.0f;
+
+    int y = -1;
+    float wy = 0.0f;
+    int counted = 1;
+    if (!use_probs) {
+        counted = class_row(i, C, labels, weights, has_weights, eps, weight_sum, ignore_index, status, &y, &wy, &total);
+    }
+    // Pass 2: the gradient and this slice's part of the loss.
+    const float a = counted ? scale * total / s : 0.0f;
+    float part = 0.0f;
+    for (int j = lid; j < C; j += XENT_WG) {
+        const float x = f[j];
+        const float w = has_weights ? weights[j] : 1.0f;
+        float t;
+        if (use_probs) t = w * ((1.0f - eps) * q[j] + eps * invC);
+        else t = counted ? eps * invC * w + (j == y ? (1.0f - eps) * wy : 0.0f) : 0.0f;
+        if (write_grad) g[j] = a * exp(x - m) - scale * t;
+        part += t * (m - x);
+    }
+    la[lid] = part;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) la[lid] += la[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        row_lse[i] = m + log_s;
+        row_loss[i] = counted ? la[0] + total * log_s : 0.0f;
+    }
+}

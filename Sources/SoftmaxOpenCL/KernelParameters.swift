@@ -1,0 +1,43 @@
+/// The tunables of the kernels, prepended to the sources as `#define`s (each `.cl` file has
+/// `#ifndef` defaults, so it also compiles on its own).
+public struct KernelParameters: Sendable, Hashable {
+    public enum XentVariant: String, Sendable, CaseIterable {
+        /// One work-item per row, vector loads (CPU devices; small C anywhere).
+        case rowPerWorkItem
+        /// One work-group per row with local-memory reductions (GPUs, large C).
+        case workGroupPerRow
+    }
+
+    /// nil: chosen per call from the device type and C.
+    public var xentVariant: XentVariant?
+    /// Work-items per row in the work-group-per-row variant (a power of two).
+    public var xentWorkGroupSize: Int
+    /// Vector width of the row-per-work-item variant: 4, 8 or 16.
+    public var vectorWidth: Int
+    /// Tile edge of the matrix products.
+    public var tile: Int
+
+    public init(xentVariant: XentVariant? = nil, xentWorkGroupSize: Int = 256, vectorWidth: Int = 16, tile: Int = 16) {
+        self.xentVariant = xentVariant
+        self.xentWorkGroupSize = xentWorkGroupSize
+        self.vectorWidth = vectorWidth
+        self.tile = tile
+    }
+
+    /// Defaults for a device: work-groups no larger than it allows.
+    public static func automatic(for device: OpenCLDevice) -> KernelParameters {
+        var p = KernelParameters()
+        while p.xentWorkGroupSize > max(device.maxWorkGroupSize, 1) { p.xentWorkGroupSize /= 2 }
+        while p.tile * p.tile > max(device.maxWorkGroupSize, 1) { p.tile /= 2 }
+        return p
+    }
+
+    var defines: String {
+        "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define TILE \(tile)\n"
+    }
+
+    /// The variant for a row length on a device.
+    func variant(classes: Int, device: OpenCLDevice) -> XentVariant {
+        xentVariant ?? (device.isGPU && classes >= 128 ? .workGroupPerRow : .rowPerWorkItem)
+    }
+}

@@ -1,0 +1,314 @@
+import COpenCL
+import SoftmaxCore
+import SoftmaxKernels
+
+/// The OpenCL backend: buffers in device memory, every operation a kernel from `Kernels/`, and
+/// per call only the loss and two status words read back.
+public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
+    public typealias FloatBuffer = OpenCLBuffer
+    public typealias LabelBuffer = OpenCLLabels
+
+    public let openCLDevice: OpenCLDevice
+    public let parameters: KernelParameters
+    let api: OpenCLAPI
+    let session: OpenCLSession
+    let queue: cl_command_queue
+    private var kernels: [String: cl_kernel] = [:]
+    /// For arguments a call does not use (OpenCL has no null buffer arguments in every driver).
+    private let placeholder: cl_mem
+    /// [first non-finite row, first bad-label row, loss (float bits), unused], preset per call.
+    private let status: cl_mem
+    private let denominator: cl_mem
+    private let counter: cl_mem
+    private var statusPreset: [Int32] = [Int32.max, Int32.max, 0, 0]
+    private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
+
+    /// A backend on `device`; `parameters` default to the device's. Builds (or reuses) the kernels.
+    public init(api: OpenCLAPI, device: OpenCLDevice, parameters: KernelParameters? = nil, source: String = KernelSources.all) throws {
+        self.api = api
+        self.openCLDevice = device
+        self.parameters = parameters ?? .automatic(for: device)
+        session = try OpenCLSession.shared(api: api, device: device)
+        var status: cl_int = 0
+        guard let queue = api.createCommandQueue(session.context, device.id, cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE), &status),
+              status == CL_SUCCESS else { throw OpenCLError(status: status, call: "clCreateCommandQueue") }
+        self.queue = queue
+        let context = session.context
+        func allocate(_ bytes: Int) throws -> cl_mem {
+            var s: cl_int = 0
+            guard let m = api.createBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &s), s == CL_SUCCESS else {
+                throw OpenCLError(status: s, call: "clCreateBuffer")
+            }
+            return m
+        }
+        placeholder = try allocate(64)
+        self.status = try allocate(16)
+        denominator = try allocate(4)
+        counter = try allocate(4)
+        let program = try session.program(source: source, defines: self.parameters.defines)
+        for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "xent_denominator", "xent_reduce", "matmul_bias",
+                     "matmul_tn_l2", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
+            var s: cl_int = 0
+            guard let k = api.createKernel(program, name, &s), s == CL_SUCCESS else { throw OpenCLError(status: s, call: "clCreateKernel(\(name))") }
+            kernels[name] = k
+        }
+    }
+
+    deinit {
+        for k in kernels.values { _ = api.releaseKernel(k) }
+        _ = api.releaseMemObject(placeholder)
+        _ = api.releaseMemObject(status)
+        _ = api.releaseMemObject(denominator)
+        _ = api.releaseMemObject(counter)
+        _ = api.releaseCommandQueue(queue)
+    }
+
+    public var name: String { "opencl" }
+    public var deviceName: String { openCLDevice.name }
+    public var device: DeviceDescription { openCLDevice.summary }
+
+    // MARK: Memory
+
+    private func allocate(bytes: Int, what: String) throws -> cl_mem {
+        guard bytes <= openCLDevice.maxAllocationBytes else {
+            throw SoftmaxError.invalidOption(
+                "\(what) needs \(Self.size(bytes)) but \(openCLDevice.name) allows at most \(Self.size(Int(openCLDevice.maxAllocationBytes))) per buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)")
+        }
+        var s: cl_int = 0
+        guard let m = api.createBuffer(session.context, cl_mem_flags(CL_MEM_READ_WRITE), max(bytes, 4), nil, &s), s == CL_SUCCESS else {
+            throw OpenCLError(status: s, call: "clCreateBuffer", detail: "\(what), \(Self.size(bytes))")
+        }
+        return m
+    }
+
+    static func size(_ bytes: Int) -> String {
+        bytes >= 1 << 30 ? "\(Double(bytes * 10 / (1 << 30)) / 10) GiB" : "\(Double(bytes * 10 / (1 << 20)) / 10) MiB"
+    }
+
+    public func makeBuffer(rows: Int, cols: Int) throws -> OpenCLBuffer {
+        guard rows >= 0, cols >= 0 else { throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)") }
+        return OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: "a \(rows)x\(cols) float buffer"), api: api)
+    }
+
+    public func upload(_ matrix: Matrix, to buffer: OpenCLBuffer) throws {
+        try requireShape(buffer, matrix.rows, matrix.cols, "upload destination")
+        guard matrix.count > 0 else { return }
+        try api.check(matrix.storage.withUnsafeBytes { bytes in
+            api.enqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil)
+        }, "clEnqueueWriteBuffer")
+    }
+
+    public func download(_ buffer: OpenCLBuffer) throws -> Matrix {
+        var values = [Float](repeating: 0, count: buffer.count)
+        if buffer.count > 0 {
+            try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+        }
+        return Matrix(rows: buffer.rows, cols: buffer.cols, storage: values)
+    }
+
+    public func makeLabelBuffer(_ labels: [Int32]) throws -> OpenCLLabels {
+        let buffer = OpenCLLabels(count: labels.count, mem: try allocate(bytes: labels.count * 4, what: "\(labels.count) labels"), api: api)
+        try upload(labels: labels, to: buffer)
+        return buffer
+    }
+
+    public func upload(labels: [Int32], to buffer: OpenCLLabels) throws {
+        guard labels.count == buffer.count else {
+            throw SoftmaxError.shapeMismatch(what: "label upload", expected: "\(buffer.count) labels", got: "\(labels.count)")
+        }
+        guard !labels.isEmpty else { return }
+        try api.check(labels.withUnsafeBytes { bytes in api.enqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
+    }
+
+    func downloadLabels(_ buffer: OpenCLLabels, from: Int, count: Int) throws -> [Int32] {
+        var values = [Int32](repeating: 0, count: count)
+        try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), from * 4, bytes.count, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+        return values
+    }
+
+    // MARK: Launching
+
+    enum Argument {
+        case buffer(cl_mem)
+        case int(Int)
+        case float(Float)
+    }
+
+    /// Sets the arguments and enqueues; `global` is rounded up to a multiple of `local`.
+    func launch(_ name: String, global: [Int], local: [Int]?, _ arguments: [Argument]) throws {
+        let kernel = kernels[name]!
+        for (i, argument) in arguments.enumerated() {
+            let s: cl_int
+            switch argument {
+            case .buffer(var m): s = api.setKernelArg(kernel, cl_uint(i), MemoryLayout<cl_mem>.size, &m)
+            case .int(let v):
+                var x = cl_int(truncatingIfNeeded: v)
+                s = api.setKernelArg(kernel, cl_uint(i), 4, &x)
+            case .float(var x): s = api.setKernelArg(kernel, cl_uint(i), 4, &x)
+            }
+            try api.check(s, "clSetKernelArg")
+        }
+        var globalSize = global
+        if let local { for d in global.indices { globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d] } }
+        var localSize = local ?? []
+        let s = globalSize.withUnsafeMutableBufferPointer { g in
+            localSize.withUnsafeMutableBufferPointer { l in
+                api.enqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, g.baseAddress, local == nil ? nil : l.baseAddress, 0, nil, nil)
+            }
+        }
+        if s != CL_SUCCESS { throw OpenCLError(status: s, call: "clEnqueueNDRangeKernel(\(name))") }
+    }
+
+    public func synchronize() throws {
+        try api.check(api.finish(queue), "clFinish")
+    }
+
+    // MARK: Operations
+
+    public func crossEntropy(
+        logits: OpenCLBuffer, targets: BackendTargets<OpenCLLabels, OpenCLBuffer>,
+        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<OpenCLBuffer>
+    ) throws -> Double {
+        let n = logits.rows, c = logits.cols
+        guard n > 0, c > 0 else { throw SoftmaxError.empty(what: "logits (\(n)x\(c))") }
+        try options.validate(classes: c)
+        if let g = outputs.gradient { try requireShape(g, n, c, "gradient") }
+        if let r = outputs.rowLosses { try requireShape(r, n, 1, "row losses") }
+        if let l = outputs.logSumExp { try requireShape(l, n, 1, "log-sum-exp") }
+        let labels: cl_mem, probabilities: cl_mem, useProbabilities: Bool
+        switch targets {
+        case .classIndices(let l):
+            guard l.count == n else {
+                throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per logits row)", got: "\(l.count)")
+            }
+            (labels, probabilities, useProbabilities) = (l.mem, placeholder, false)
+        case .probabilities(let q):
+            try requireShape(q, n, c, "probability targets")
+            let host = try download(q)
+            try InputValidation.requireFinite(host, source: "probability targets")
+            (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
+        }
+        let weights = try weightBuffer(options.classWeights)
+        let rowLoss = try outputs.rowLosses ?? makeBuffer(rows: n, cols: 1)
+        let lse = try outputs.logSumExp ?? makeBuffer(rows: n, cols: 1)
+        let mean = options.reduction == .mean
+
+        try api.check(statusPreset.withUnsafeMutableBytes { bytes in api.enqueueWriteBuffer(queue, status, cl_bool(CL_TRUE), 0, 16, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
+        let wg = parameters.xentWorkGroupSize
+        if mean {
+            try launch("xent_denominator", global: [wg], local: [wg], [
+                .int(n), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
+                .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
+        }
+        let arguments: [Argument] = [
+            .int(n), .int(c), .buffer(logits.mem), .buffer(labels), .buffer(probabilities), .buffer(weights?.mem ?? placeholder),
+            .int(useProbabilities ? 1 : 0), .int(weights == nil ? 0 : 1), .float(options.labelSmoothing),
+            .float(options.classWeights?.reduce(0, +) ?? Float(c)), .int(Int(options.ignoreIndex)), .buffer(denominator),
+            .int(mean ? 1 : 0), .buffer(outputs.gradient?.mem ?? placeholder), .int(outputs.gradient == nil ? 0 : 1),
+            .buffer(rowLoss.mem), .buffer(lse.mem), .buffer(status)]
+        switch parameters.variant(classes: c, device: openCLDevice) {
+        case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
+        case .workGroupPerRow: try launch("softmax_xent_fwd_bwd", global: [n * wg], local: [wg], arguments)
+        }
+        try launch("xent_reduce", global: [wg], local: [wg], [.int(n), .buffer(rowLoss.mem), .buffer(denominator), .int(mean ? 1 : 0), .buffer(status)])
+
+        var result = [Int32](repeating: 0, count: 4)
+        try api.check(result.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, status, cl_bool(CL_TRUE), 0, 16, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+        if result[1] != Int32.max, case .classIndices(let l) = targets {
+            let row = Int(result[1])
+            let label = try downloadLabels(l, from: row, count: 1)[0]
+            throw SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: c, ignoreIndex: options.ignoreIndex)
+        }
+        if result[0] != Int32.max {
+            let row = Int(result[0])
+            var values = [Float](repeating: 0, count: c)
+            try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, logits.mem, cl_bool(CL_TRUE), row * c * 4, c * 4, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+            let column = values.firstIndex { !$0.isFinite } ?? 0
+            throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
+        }
+        return Double(Float(bitPattern: UInt32(bitPattern: result[2])))
+    }
+
+    /// Class weights live on the device; re-uploaded only when they change.
+    private func weightBuffer(_ weights: [Float]?) throws -> OpenCLBuffer? {
+        guard let weights else { return nil }
+        if let cached = cachedWeights, cached.values == weights { return cached.buffer }
+        let buffer = try makeBuffer(Matrix(rows: 1, cols: weights.count, storage: weights))
+        cachedWeights = (weights, buffer)
+        return buffer
+    }
+
+    public func linearForward(x: OpenCLBuffer, weights: OpenCLBuffer, bias: OpenCLBuffer, scores: OpenCLBuffer) throws {
+        let n = x.rows, d = x.cols, c = weights.cols
+        try requireShape(weights, d, c, "weights")
+        try requireShape(bias, 1, c, "bias")
+        try requireShape(scores, n, c, "scores")
+        let t = parameters.tile
+        try launch("matmul_bias", global: [c, n], local: [t, t], [.int(n), .int(d), .int(c), .buffer(x.mem), .buffer(weights.mem), .buffer(bias.mem), .buffer(scores.mem)])
+    }
+
+    public func linearBackward(
+        x: OpenCLBuffer, gradient: OpenCLBuffer, weights: OpenCLBuffer, l2: Float,
+        weightGradient: OpenCLBuffer, biasGradient: OpenCLBuffer
+    ) throws {
+        let n = x.rows, d = x.cols, c = gradient.cols
+        try requireShape(gradient, n, c, "gradient")
+        try requireShape(weights, d, c, "weights")
+        try requireShape(weightGradient, d, c, "weight gradient")
+        try requireShape(biasGradient, 1, c, "bias gradient")
+        let t = parameters.tile
+        try launch("matmul_tn_l2", global: [c, d], local: [t, t], [
+            .int(n), .int(d), .int(c), .buffer(x.mem), .buffer(gradient.mem), .buffer(weights.mem), .float(l2), .buffer(weightGradient.mem)])
+        try launch("column_sums", global: [c], local: nil, [.int(n), .int(c), .buffer(gradient.mem), .buffer(biasGradient.mem)])
+    }
+
+    public func sgdStep(parameter: OpenCLBuffer, gradient: OpenCLBuffer, velocity: OpenCLBuffer, learningRate: Float, momentum: Float) throws {
+        try requireShape(gradient, parameter.rows, parameter.cols, "gradient")
+        try requireShape(velocity, parameter.rows, parameter.cols, "velocity")
+        guard parameter.count > 0 else { return }
+        try launch("sgd_momentum", global: [parameter.count], local: nil, [
+            .int(parameter.count), .buffer(parameter.mem), .buffer(gradient.mem), .buffer(velocity.mem), .float(learningRate), .float(momentum)])
+    }
+
+    public func copy(_ source: OpenCLBuffer, to destination: OpenCLBuffer) throws {
+        guard source.count == destination.count else {
+            throw SoftmaxError.shapeMismatch(what: "copy destination", expected: "\(source.count) floats", got: "\(destination.count)")
+        }
+        guard source.count > 0 else { return }
+        try launch("copy_floats", global: [(source.count + 3) / 4], local: nil, [.int(source.count), .buffer(source.mem), .buffer(destination.mem)])
+    }
+
+    public func gatherRows(_ indices: OpenCLLabels, from source: OpenCLBuffer, into destination: OpenCLBuffer) throws {
+        try requireShape(destination, indices.count, source.cols, "gather destination")
+        guard indices.count > 0, source.cols > 0 else { return }
+        try launch("gather_rows", global: [source.cols, indices.count], local: nil, [
+            .int(indices.count), .int(source.cols), .buffer(indices.mem), .buffer(source.mem), .buffer(destination.mem)])
+    }
+
+    public func gatherLabels(_ indices: OpenCLLabels, from source: OpenCLLabels, into destination: OpenCLLabels) throws {
+        guard destination.count == indices.count else {
+            throw SoftmaxError.shapeMismatch(what: "gather destination", expected: "\(indices.count) labels", got: "\(destination.count)")
+        }
+        guard indices.count > 0 else { return }
+        try launch("gather_labels", global: [indices.count], local: nil, [.int(indices.count), .buffer(indices.mem), .buffer(source.mem), .buffer(destination.mem)])
+    }
+
+    public func countCorrect(scores: OpenCLBuffer, labels: OpenCLLabels) throws -> Int {
+        guard labels.count == scores.rows else {
+            throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(scores.rows) labels (one per row)", got: "\(labels.count)")
+        }
+        var zero: Int32 = 0
+        try api.check(api.enqueueWriteBuffer(queue, counter, cl_bool(CL_TRUE), 0, 4, &zero, 0, nil, nil), "clEnqueueWriteBuffer")
+        try launch("count_correct", global: [scores.rows], local: nil, [
+            .int(scores.rows), .int(scores.cols), .buffer(scores.mem), .buffer(labels.mem), .buffer(counter)])
+        var count: Int32 = 0
+        try api.check(api.enqueueReadBuffer(queue, counter, cl_bool(CL_TRUE), 0, 4, &count, 0, nil, nil), "clEnqueueReadBuffer")
+        return Int(count)
+    }
+
+    private func requireShape(_ b: OpenCLBuffer, _ rows: Int, _ cols: Int, _ what: String) throws {
+        guard b.rows == rows, b.cols == cols else {
+            throw SoftmaxError.shapeMismatch(what: what, expected: "\(rows)x\(cols)", got: "\(b.rows)x\(b.cols)")
+        }
+    }
+}
