@@ -25,13 +25,7 @@ public final class ExperimentStore: Sendable {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         let name = path
         queue = try Self.translating(name) { try DatabaseQueue(path: path, configuration: config) }
-        try Self.translating(name) {
-            let migrator = StoreSchema.migrator
-            if try queue.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StoreError("\(name) was written by a newer softmax-lab (its schema has migrations this version does not know); upgrade softmax-lab to open it")
-            }
-            try migrator.migrate(queue)
-        }
+        try write { db in try StoreSchema.migrate(db, path: name) }
         try markInterruptedRuns()
     }
 

@@ -1,12 +1,31 @@
 import GRDB
 
-/// The store's schema: named, append-only migrations. A file is upgraded in place; a file with
-/// migrations this build does not know was written by a newer softmax-lab and is refused.
+/// The store's schema: named, append-only migrations, recorded in `grdb_migrations` (GRDB's table,
+/// so GRDB tools read it). A file is upgraded in place; a file with migrations this build does not
+/// know was written by a newer softmax-lab and is refused.
+///
+/// The check and the upgrade run in one immediate transaction: two processes creating the same new
+/// file at once (GRDB's migrator reads, then writes) made the second fail on "table already exists".
 enum StoreSchema {
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-runs-metrics-timings") { db in
-            try db.execute(sql: """
+    static let migrations: [(identifier: String, sql: String)] = [
+        ("v1-runs-metrics-timings", v1),
+    ]
+
+    /// Brings `db` up to date; call inside a write transaction that holds the write lock.
+    static func migrate(_ db: Database, path: String) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        let known = Set(migrations.map(\.identifier))
+        if !applied.isSubset(of: known) {
+            throw StoreError("\(path) was written by a newer softmax-lab (its schema has migrations this version does not know: \(applied.subtracting(known).sorted().joined(separator: ", "))); upgrade softmax-lab to open it")
+        }
+        for migration in migrations where !applied.contains(migration.identifier) {
+            try db.execute(sql: migration.sql)
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [migration.identifier])
+        }
+    }
+
+    static let v1 = """
                 CREATE TABLE devices (
                     id INTEGER PRIMARY KEY,
                     backend TEXT NOT NULL,               -- swift | opencl
@@ -96,8 +115,5 @@ enum StoreSchema {
                 SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
                        t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
                 FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
-                """)
-        }
-        return migrator
-    }
+                """
 }

@@ -41,6 +41,7 @@ public protocol ComputeBackend: AnyObject {
     /// The device's properties, for the experiment store.
     var device: DeviceDescription { get }
 
+    /// A zero-filled buffer.
     func makeBuffer(rows: Int, cols: Int) throws -> FloatBuffer
     func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
     func download(_ buffer: FloatBuffer) throws -> Matrix

@@ -87,7 +87,13 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     public func makeBuffer(rows: Int, cols: Int) throws -> OpenCLBuffer {
         guard rows >= 0, cols >= 0 else { throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)") }
-        return OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: "a \(rows)x\(cols) float buffer"), api: api)
+        let buffer = OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: "a \(rows)x\(cols) float buffer"), api: api)
+        // Zero-filled, as the protocol promises (clCreateBuffer leaves memory undefined).
+        if buffer.count > 0 {
+            var zero: Float = 0
+            try api.check(api.enqueueFillBuffer(queue, buffer.mem, &zero, 4, 0, buffer.count * 4, 0, nil, nil), "clEnqueueFillBuffer")
+        }
+        return buffer
     }
 
     public func upload(_ matrix: Matrix, to buffer: OpenCLBuffer) throws {

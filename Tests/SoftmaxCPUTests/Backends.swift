@@ -1,5 +1,4 @@
-import SoftmaxCPU
 import TestSupport
 
-/// The backends this target checks; the OpenCL tests add one case per device.
-let backends = [BackendCase("swift") { SwiftBackend() }]
+/// The backends this target checks: Swift and every OpenCL device (TestBackends).
+let backends = TestBackends.all

@@ -1,6 +1,7 @@
 import Foundation
 import SoftmaxLabCLI
 import Testing
+import TestSupport
 
 @Suite struct GradcheckAndBenchTests {
     struct Gradcheck: Decodable {
@@ -9,13 +10,15 @@ import Testing
         var passed: Bool
     }
 
-    @Test func gradcheckPassesForTheOracleAndTheSwiftBackend() throws {
+    @Test func gradcheckPassesForTheOracleAndEveryBackend() throws {
         let r = CommandRunner.run(["gradcheck", "--rows", "16", "--classes", "7", "--features", "5", "--seed", "3",
                                    "--label-smoothing", "0.1", "--weights", "1,2,1,2,1,2,3", "--no-record", "--json"])
         #expect(r.exitCode == 0, "\(r.standardError)")
         let g = try JSONDecoder().decode(Gradcheck.self, from: Data(r.standardOutput.utf8))
         #expect(g.passed)
-        #expect(g.results.map(\.computedBy) == ["float64 oracle", "swift backend"])
+        // The oracle, the Swift backend and every OpenCL device.
+        #expect(Array(g.results.map(\.computedBy).prefix(2)) == ["float64 oracle", "swift backend"])
+        #expect(g.results.count == 2 + TestBackends.openCLDevices.count)
         for row in g.results { #expect(row.relativeErrorW < row.tolerance && row.relativeErrorW > 0) }
     }
 

@@ -42,6 +42,17 @@ import Testing
         }
     }
 
+    @Test func processesCreatingOneNewFileAtOnceAllSucceed() throws {
+        for round in 0..<3 {
+            let files = try TestFiles()
+            let db = files.path("new-\(round).sqlite")
+            let processes = try (0..<4).map { _ in try Self.launch(["runs", "list", "--db", db]) }
+            for p in processes { p.waitUntilExit() }
+            #expect(processes.map(\.terminationStatus) == [0, 0, 0, 0], "round \(round)")
+            #expect(try ExperimentStore(path: db).runSummaries().isEmpty)
+        }
+    }
+
     @Test func aKilledRunIsMarkedInterruptedAndTheFileStaysReadable() throws {
         let files = try TestFiles()
         let db = files.path("killed.sqlite")

@@ -1,4 +1,3 @@
-import SoftmaxCPU
 import TestSupport
 
-let backends = [BackendCase("swift") { SwiftBackend() }]
+let backends = TestBackends.all

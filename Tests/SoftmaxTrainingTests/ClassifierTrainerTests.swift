@@ -36,7 +36,7 @@ import TestSupport
     @Test(arguments: backends)
     func digitsWithDefaultsReaches95Percent(_ backendCase: BackendCase) throws {
         let (train, validation) = try BuiltinDatasets.digits().split(validationFraction: 0.2, seed: 0)
-        let result = try ClassifierTrainer(backend: try backendCase.make() as! SwiftBackend, config: TrainingConfig(), train: train, validation: validation).run()
+        let result = try self.train(try backendCase.make(), TrainingConfig(), train, validation: validation)
         #expect(result.final.validationAccuracy! >= 0.95, "validation accuracy \(result.final.validationAccuracy!)")
         #expect(result.history.count == TrainingConfig().epochs)
         #expect(result.history.first!.trainLoss > result.final.trainLoss)
@@ -75,10 +75,29 @@ import TestSupport
         func trainingDidFinishEpoch(_ metrics: EpochMetrics) throws { epochs.append(metrics) }
     }
 
-    private func train(_ backend: any ComputeBackend, _ config: TrainingConfig, _ data: Dataset) throws -> TrainingResult {
+    private func train(_ backend: any ComputeBackend, _ config: TrainingConfig, _ data: Dataset, validation: Dataset? = nil,
+                       observer: TrainingObserver? = nil) throws -> TrainingResult {
         func run<B: ComputeBackend>(_ b: B) throws -> TrainingResult {
-            try ClassifierTrainer(backend: b, config: config, train: data, validation: nil).run()
+            try ClassifierTrainer(backend: b, config: config, train: data, validation: validation).run(observer: observer)
         }
         return try run(backend)
+    }
+
+    /// The same seed gives the same loss curve on every backend (to 1e-4 relative) for 20 steps.
+    @Test(arguments: TestBackends.openCL)
+    func lossCurveMatchesTheSwiftBackend(_ backendCase: BackendCase) throws {
+        let data = try BuiltinDatasets.digits()
+        var config = TrainingConfig()
+        config.epochs = 1
+        config.logEvery = 1
+        config.validationFraction = 0
+        let (a, b) = (Log(), Log())
+        _ = try train(SwiftBackend(), config, data, observer: a)
+        _ = try train(try backendCase.make(), config, data, observer: b)
+        #expect(a.steps.count >= 20 && b.steps.count == a.steps.count)
+        for k in 0..<20 {
+            let (x, y) = (a.steps[k].2, b.steps[k].2)
+            #expect(abs(x - y) <= 1e-4 * abs(x), "\(backendCase) step \(k + 1): swift \(x), \(y)")
+        }
     }
 }

@@ -1,0 +1,50 @@
+import Foundation
+import SoftmaxCore
+import SoftmaxKernels
+import SoftmaxOpenCL
+import Testing
+import TestSupport
+
+@Suite struct OpenCLBackendTests {
+    @Test func openCLIsFoundWhereCIInstalledPoCL() {
+        if TestBackends.openCLRequired {
+            #expect(!TestBackends.openCLDevices.isEmpty, "CI installs pocl-opencl-icd, but no OpenCL device was found")
+        }
+        #expect(TestBackends.openCL.count == 3 * TestBackends.openCLDevices.count)
+    }
+
+    @Test(arguments: TestBackends.openCLDevices)
+    func aBrokenKernelGivesTheBuildLog(_ device: OpenCLDevice) throws {
+        let api = try OpenCLAPI()
+        let error = #expect(throws: OpenCLError.self) {
+            _ = try OpenCLBackend(api: api, device: device, source: KernelSources.all + "\n__kernel void broken(__global float* x) { x[0] = undefined_name; }\n")
+        }
+        #expect(error?.status == -11)
+        #expect(error?.description.hasPrefix("OpenCL error -11 (CL_BUILD_PROGRAM_FAILURE) in clBuildProgram: ") == true)
+        #expect(error?.detail?.contains("undefined_name") == true, "the build log names the error: \(error?.detail ?? "")")
+    }
+
+    @Test(arguments: TestBackends.openCLDevices)
+    func anAllocationBeyondTheDeviceLimitIsAClearError(_ device: OpenCLDevice) throws {
+        let backend = try OpenCLBackend(api: try OpenCLAPI(), device: device)
+        let rows = Int(device.maxAllocationBytes / 4 / 1000) + 1
+        let error = #expect(throws: SoftmaxError.self) { _ = try backend.makeBuffer(rows: rows, cols: 1000) }
+        #expect(error?.description.contains("CL_DEVICE_MAX_MEM_ALLOC_SIZE") == true)
+    }
+
+    @Test(arguments: TestBackends.openCLDevices)
+    func deviceProperties(_ device: OpenCLDevice) {
+        #expect(!device.name.isEmpty && !device.platformName.isEmpty && !device.driverVersion.isEmpty)
+        #expect(device.computeUnits >= 1 && device.maxWorkGroupSize >= 1 && device.globalMemoryBytes > 0)
+        #expect(["CPU", "GPU", "ACCELERATOR", "OTHER"].contains(device.type))
+    }
+
+    @Test func statusNames() {
+        #expect(OpenCLError.name(-1001) == "CL_PLATFORM_NOT_FOUND_KHR")
+        #expect(OpenCLError(status: -5, call: "clFinish").description == "OpenCL error -5 (CL_OUT_OF_RESOURCES) in clFinish")
+    }
+
+    @Test func aMissingLibraryIsReported() {
+        #expect(throws: OpenCLUnavailable.self) { _ = try OpenCLAPI(library: "/no/such/libOpenCL.so.1") }
+    }
+}

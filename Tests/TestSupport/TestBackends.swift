@@ -1,0 +1,32 @@
+import Foundation
+import SoftmaxCPU
+import SoftmaxOpenCL
+
+/// Every backend the conformance suites run against: the Swift backend, and each OpenCL device
+/// with each fused-kernel variant (and two work-group sizes of the work-group-per-row one), so
+/// both variants are checked on PoCL's CPU device too.
+public enum TestBackends {
+    public static let swift = BackendCase("swift") { SwiftBackend() }
+
+    public static let openCLDevices: [OpenCLDevice] = {
+        guard let api = openCLAPI else { return [] }
+        return (try? OpenCLDevice.all(api)) ?? []
+    }()
+
+    static let openCLAPI = try? OpenCLAPI()
+
+    public static let openCL: [BackendCase] = openCLDevices.flatMap { device in
+        [KernelParameters(xentVariant: .rowPerWorkItem),
+         KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32),
+         KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: min(256, device.maxWorkGroupSize))].map { p in
+            BackendCase("opencl \(device.name) \(p.xentVariant!.rawValue)\(p.xentVariant == .workGroupPerRow ? " wg \(p.xentWorkGroupSize)" : "")") {
+                try OpenCLBackend(api: openCLAPI!, device: device, parameters: p)
+            }
+        }
+    }
+
+    public static let all: [BackendCase] = [swift] + openCL
+
+    /// CI installs PoCL: there, an empty OpenCL list is a failure, not a skip.
+    public static var openCLRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+}
