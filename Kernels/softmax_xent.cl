@@ -11,7 +11,8 @@
 //       L_i = Σ_j t_ij·(lse_i − f_ij);  ∂L_i/∂f_ij = T_i·p_ij − t_ij with T_i = Σ_j t_ij.
 // Two variants, chosen per device by the host:
 //   softmax_xent_fwd_bwd_row: one work-item per row walking it with VW-wide vectors (CPUs: PoCL maps a
-//     work-item onto one core's SIMD units; barriers and local memory would become loops there);
+//     work-item onto one core's SIMD units; barriers and local memory would become loops there); the
+//     exponentials of pass 1 are kept in the gradient row, so each element costs one exp;
 //   softmax_xent_fwd_bwd:     one work-group of XENT_WG work-items per row, strided (coalesced) accesses
 //     and local-memory tree reductions (GPUs, large C).
 // Both read each logit twice (statistics, then gradient); the second read hits cache for rows that fit.
@@ -21,6 +22,12 @@
 #endif
 #ifndef XENT_WG
 #define XENT_WG 256
+#endif
+#ifndef XENT_BLOCK
+#define XENT_BLOCK 2048
+#endif
+#ifndef XENT_MAX_BLOCKS
+#define XENT_MAX_BLOCKS 128
 #endif
 
 #if VW == 16
@@ -146,35 +153,49 @@ __kernel void softmax_xent_fwd_bwd_row(
     __global float* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
+    const int store = write_grad && !use_probs;
 
-    // Pass 1: online max and sum, a vector at a time (the sum is rescaled when the max grows);
-    // x − x is 0 for finite x and NaN otherwise, so one sum flags non-finite input.
-    float m = -INFINITY;
+    // Pass 1, block by block: the block's max (updating the running max m and rescaling the sum),
+    // then exp(f − m) summed and, when the gradient is wanted, stored into it with m kept per block:
+    // one exponential per element. A block is re-read from L1; blocks grow past XENT_BLOCK only so
+    // that a row never has more than XENT_MAX_BLOCKS of them.
+    int block = XENT_BLOCK;
+    while ((C + block - 1) / block > XENT_MAX_BLOCKS) block *= 2;
+    float block_max[XENT_MAX_BLOCKS];
+    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f;
     VTYPE vs = (VTYPE)(0.0f), vcheck = (VTYPE)(0.0f);
-    float s = 0.0f, check = 0.0f, total = 0.0f;
-    int j = 0;
-    for (; j + VW <= C; j += VW) {
-        const VTYPE x = VLOAD(0, f + j);
-        vcheck += x - x;
-        const float cm = hmax(x);
+    for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
+        const int b1 = min(b0 + block, C);
+        VTYPE vmax = (VTYPE)(-INFINITY);
+        int j = b0;
+        for (; j + VW <= b1; j += VW) {
+            const VTYPE x = VLOAD(0, f + j);
+            vmax = fmax(vmax, x);
+            vcheck += x - x;
+        }
+        float cm = hmax(vmax);
+        for (; j < b1; ++j) {
+            cm = fmax(cm, f[j]);
+            check += f[j] - f[j];
+        }
         if (cm > m) {
             const float r = exp(m - cm);
             vs *= r;
             s *= r;
             m = cm;
         }
-        vs += exp(x - m);
-    }
-    for (; j < C; ++j) {
-        const float x = f[j];
-        check += x - x;
-        if (x > m) {
-            const float r = exp(m - x);
-            vs *= r;
-            s *= r;
-            m = x;
+        block_max[nb] = m;
+        j = b0;
+        for (; j + VW <= b1; j += VW) {
+            const VTYPE e = exp(VLOAD(0, f + j) - m);
+            vs += e;
+            if (store) VSTORE(e, 0, g + j);
         }
-        s += exp(x - m);
+        for (; j < b1; ++j) {
+            const float e = exp(f[j] - m);
+            s += e;
+            if (store) g[j] = e;
+        }
     }
     s += hsum(vs);
     check += hsum(vcheck);
@@ -208,23 +229,27 @@ __kernel void softmax_xent_fwd_bwd_row(
         if (write_grad) for (int k = 0; k < C; ++k) g[k] = 0.0f;
         return;
     }
-    // Pass 2: g_j = a·exp(f_j − m) − b·w_j, then the label's −scale·(1 − ε)·w_y.
+    // Pass 2: g_j = a·exp(f_j − m) − b·w_j from the stored exp(f_j − m_block), then the label's
+    // −scale·(1 − ε)·w_y. The smoothing part of the loss needs the logits again.
     const float a = scale * total / s;
     const float b = scale * eps * invC;
     float smooth = 0.0f;
-    j = 0;
-    if (write_grad) {
-        for (; j + VW <= C; j += VW) {
-            const VTYPE x = VLOAD(0, f + j);
-            const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
-            VSTORE(a * exp(x - m) - b * w, 0, g + j);
-            if (eps > 0.0f) smooth += hsum(w * (m - x));
+    for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
+        const int b1 = min(b0 + block, C);
+        const float factor = a * exp(block_max[nb] - m);
+        int j = b0;
+        if (write_grad) {
+            for (; j + VW <= b1; j += VW) {
+                const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
+                VSTORE(factor * VLOAD(0, g + j) - b * w, 0, g + j);
+                if (eps > 0.0f) smooth += hsum(w * (m - VLOAD(0, f + j)));
+            }
         }
-    }
-    for (; j < C; ++j) {
-        const float w = has_weights ? weights[j] : 1.0f;
-        if (write_grad) g[j] = a * exp(f[j] - m) - b * w;
-        if (eps > 0.0f) smooth += w * (m - f[j]);
+        for (; j < b1; ++j) {
+            const float w = has_weights ? weights[j] : 1.0f;
+            if (write_grad) g[j] = factor * g[j] - b * w;
+            if (eps > 0.0f) smooth += w * (m - f[j]);
+        }
     }
     if (write_grad) g[y] -= scale * (1.0f - eps) * wy;
     // L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S): non-negative terms.
