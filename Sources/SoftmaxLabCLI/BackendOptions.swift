@@ -9,6 +9,8 @@ enum BackendKind: String, ExpressibleByArgument, CaseIterable {
     case auto
     case swift
     case opencl
+    /// Every backend and device (bench and gradcheck).
+    case all
 }
 
 /// OpenCL as this process found it: loaded once (the library path from $SOFTMAXLAB_OPENCL_LIBRARY,
@@ -43,7 +45,7 @@ enum OpenCLEnvironment {
 }
 
 struct BackendOptions: ParsableArguments {
-    @Option(help: "auto (the first OpenCL GPU, else swift, and why), swift (pure Swift, SIMD, all cores) or opencl.")
+    @Option(help: "auto (the first OpenCL GPU, else swift, and why), swift (pure Swift, SIMD, all cores), opencl, or all (bench, gradcheck).")
     var backend: BackendKind = .auto
 
     @Option(help: "OpenCL device: an index from `softmax-lab devices` or part of its name.")
@@ -52,7 +54,10 @@ struct BackendOptions: ParsableArguments {
     /// Every usable backend: the Swift one and one per OpenCL device (for `--backend auto`), or the
     /// one chosen.
     func makeAll() throws -> [any ComputeBackend] {
-        guard backend == .auto, device == nil else { return [try make()] }
+        if backend == .opencl, device == "all", case .success(let env) = OpenCLEnvironment.discovered {
+            return try env.devices.map { try OpenCLBackend(api: env.api, device: $0) }
+        }
+        guard backend == .auto || backend == .all, device == nil || device == "all" else { return [try make()] }
         guard case .success(let env) = OpenCLEnvironment.discovered else { return [SwiftBackend()] }
         return [SwiftBackend()] + (try env.devices.map { try OpenCLBackend(api: env.api, device: $0) })
     }
@@ -60,6 +65,8 @@ struct BackendOptions: ParsableArguments {
     /// The chosen backend; `auto` says on stderr which it picked and why.
     func make() throws -> any ComputeBackend {
         switch backend {
+        case .all:
+            throw InputError("--backend all runs several backends; this command takes one (auto, swift or opencl)")
         case .swift:
             return SwiftBackend()
         case .opencl:

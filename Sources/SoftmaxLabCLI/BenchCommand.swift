@@ -61,34 +61,57 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let compute = try backend.make()
+        let computes = try backend.makeAll()
         let recorder = noRecord ? nil : try RunRecorder(
-            store: try store.open(), kind: .bench, name: nil, device: compute.device,
+            store: try store.open(), kind: .bench, name: nil, device: computes[0].device,
             config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
-                           backend: compute.name), seed: seed)
-        let results: [BenchmarkResult]
+                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", ")), seed: seed)
+        var results: [BenchmarkResult] = []
         do {
-            results = try measure(compute)
-            try recorder?.record(results, repeats: `repeat`, device: compute.device)
+            for compute in computes {
+                let measured = try measure(compute)
+                try recorder?.record(measured, repeats: `repeat`, device: compute.device)
+                results += measured
+            }
             try recorder?.finish()
         } catch {
             recorder?.fail(error)
             throw error
         }
+        results = Self.ranked(results)
         if json {
             Console.current.line(try JSONOutput.string(results))
             return
         }
+        let fastest = Self.fastest(results)
         Console.current.line(Table.render(
-            header: ["op", "shape", "backend", "median ms", "min ms", "p90 ms", "GB/s", "GFLOP/s", "% of copy", "check"],
+            header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "GB/s", "GFLOP/s", "% of copy", "check"],
             rows: results.map { r in
-                [r.op, r.shape, r.backend, r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
+                [r.op, r.shape, r.backend + (fastest.contains(r.key) ? " *" : ""), r.device,
+                 r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
                  r.timing.map { formatted($0.p90) } ?? "-", r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "",
                  r.gflopPerSecond.map { String(format: "%.1f", $0) } ?? "", r.percentOfCopy.map { String(format: "%.0f%%", $0) } ?? "",
                  r.check]
             }))
-        Console.current.line("device: \(compute.deviceName); bytes per element 8 (logits read once, gradient written once)")
+        Console.current.line("* fastest for its op and shape; GB/s counts 8 bytes per element (logits read once, gradient written once); "
+                             + "% of copy is against a copy of the same bytes on the same device")
         if let recorder { Console.current.line("run \(recorder.runID) recorded in \(store.path) (table timings, view bench_results)") }
+    }
+
+    /// By shape (in the order they were measured), then op, then fastest first.
+    static func ranked(_ results: [BenchmarkResult]) -> [BenchmarkResult] {
+        var shapeRank: [String: Int] = [:]
+        for r in results where shapeRank[r.shape] == nil { shapeRank[r.shape] = shapeRank.count }
+        let ops = ["copy", "xent", "linear-forward", "linear-backward"]
+        return results.sorted { a, b in
+            (shapeRank[a.shape]!, ops.firstIndex(of: a.op) ?? 9, -a.speed) < (shapeRank[b.shape]!, ops.firstIndex(of: b.op) ?? 9, -b.speed)
+        }
+    }
+
+    /// The fastest result of each op and shape when more than one backend ran it.
+    static func fastest(_ results: [BenchmarkResult]) -> Set<String> {
+        let groups = Dictionary(grouping: results.filter { $0.timing != nil }) { "\($0.op)|\($0.shape)" }
+        return Set(groups.values.filter { $0.count > 1 }.compactMap { $0.max { $0.speed < $1.speed }?.key })
     }
 
     private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {

@@ -15,6 +15,10 @@ struct BenchmarkResult: Encodable {
     var percentOfCopy: Double?
     /// "ok", or what was wrong (then nothing was timed).
     var check: String
+
+    var key: String { "\(op)|\(shape)|\(backend)|\(device)" }
+    /// GB/s or GFLOP/s, whichever the op is measured in.
+    var speed: Double { gbPerSecond ?? gflopPerSecond ?? 0 }
 }
 
 /// Times the operations of a backend on one shape, after checking each result against the float64

@@ -17,11 +17,7 @@ final class RunRecorder: TrainingObserver {
                             config: Config, seed: UInt64?) throws {
         self.store = store
         let host = ProcessInfo.processInfo.hostName
-        deviceID = try store.register(device: DeviceRecord(
-            backend: device.backend, platform: device.platform, name: device.name, vendor: device.vendor,
-            driverVersion: device.driverVersion, type: device.type, computeUnits: device.computeUnits, clockMhz: device.clockMHz,
-            globalMemoryBytes: device.globalMemoryBytes, localMemoryBytes: device.localMemoryBytes,
-            maxWorkGroupSize: device.maxWorkGroupSize, host: host))
+        deviceID = try store.register(device: Self.record(device))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(config)
@@ -47,9 +43,11 @@ final class RunRecorder: TrainingObserver {
         try writer.append(values.map { MetricWriter.Sample(key: $0.0, step: m.step, epoch: m.epoch, value: $0.1, time: now) })
     }
 
-    /// A bench run's results: one `timings` row each; the device's copy bandwidth (the fastest
-    /// copy measured, which is the DRAM rate for shapes larger than the caches) kept in `devices`.
+    /// A bench run's results on one device: one `timings` row each; the device's copy bandwidth (the
+    /// fastest copy measured, which is the DRAM rate for shapes larger than the caches) kept in `devices`.
     func record(_ results: [BenchmarkResult], repeats: Int, device: DeviceDescription) throws {
+        let copies = results.filter { $0.op == "copy" && $0.gbPerSecond != nil }
+        let deviceID = try store.register(device: Self.record(device, copyBandwidth: copies.max { $0.bytes < $1.bytes }?.gbPerSecond))
         try store.record(timings: results.map { r in
             TimingRecord(
                 runId: runID, op: r.op, shape: r.shape, backend: r.backend, deviceId: deviceID, samples: r.timing == nil ? 0 : repeats,
@@ -57,12 +55,14 @@ final class RunRecorder: TrainingObserver {
                 bytes: Int64(r.bytes), flops: Int64(r.flops), gbPerS: r.gbPerSecond, gflopPerS: r.gflopPerSecond,
                 percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check)
         })
-        let copies = results.filter { $0.op == "copy" && $0.gbPerSecond != nil }
-        if let largest = copies.max(by: { $0.bytes < $1.bytes }) {
-            var record = try store.device(deviceID)!
-            record.copyBandwidthGbs = largest.gbPerSecond
-            _ = try store.register(device: record)
-        }
+    }
+
+    static func record(_ device: DeviceDescription, copyBandwidth: Double? = nil) -> DeviceRecord {
+        DeviceRecord(
+            backend: device.backend, platform: device.platform, name: device.name, vendor: device.vendor,
+            driverVersion: device.driverVersion, type: device.type, computeUnits: device.computeUnits, clockMhz: device.clockMHz,
+            globalMemoryBytes: device.globalMemoryBytes, localMemoryBytes: device.localMemoryBytes,
+            maxWorkGroupSize: device.maxWorkGroupSize, copyBandwidthGbs: copyBandwidth, host: ProcessInfo.processInfo.hostName)
     }
 
     /// Records rows outside training (gradcheck's errors), through the same writer.
