@@ -19,6 +19,8 @@ build)
     # Portable: the GPU machine's CPU may lack this machine's vector extensions.
     SOFTMAXLAB_PORTABLE=1 swift build -c release --static-swift-stdlib --product softmax-lab --scratch-path .build-device
     cp .build-device/release/softmax-lab .device/softmax-lab
+    # Unstripped it is ~91 MB (Foundation's ICU data and debug info); what travels is limited to 64 MiB.
+    strip .device/softmax-lab
     loader=$(ldconfig -p | awk '/libOpenCL.so.1 / {print $NF; exit}')
     [ -n "$loader" ] && cp -L "$loader" .device/libOpenCL.so.1
     ls -la .device
