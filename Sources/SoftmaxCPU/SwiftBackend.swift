@@ -39,7 +39,7 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     public func upload(_ matrix: Matrix, to buffer: HostBuffer) throws {
-        try requireShape(buffer, matrix.rows, matrix.cols, "upload destination")
+        try buffer.requireShape(matrix.rows, matrix.cols, "upload destination")
         matrix.storage.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: matrix.count) }
     }
 
@@ -57,7 +57,7 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     public func gatherRows(_ indices: HostLabels, from source: HostBuffer, into destination: HostBuffer) throws {
-        try requireShape(destination, indices.values.count, source.cols, "gather destination")
+        try destination.requireShape(indices.values.count, source.cols, "gather destination")
         let c = source.cols
         for (i, r) in indices.values.enumerated() {
             guard r >= 0, Int(r) < source.rows else {
@@ -98,12 +98,8 @@ public final class SwiftBackend: ComputeBackend {
         logits: HostBuffer, targets: BackendTargets<HostLabels, HostBuffer>,
         options: CrossEntropyOptions, outputs: CrossEntropyOutputs<HostBuffer>
     ) throws -> Double {
+        try outputs.validate(logits: logits, options: options)
         let n = logits.rows, c = logits.cols
-        guard n > 0, c > 0 else { throw SoftmaxError.empty(what: "logits (\(n)x\(c))") }
-        try options.validate(classes: c)
-        if let g = outputs.gradient { try requireShape(g, n, c, "gradient") }
-        if let r = outputs.rowLosses { try requireShape(r, n, 1, "row losses") }
-        if let l = outputs.logSumExp { try requireShape(l, n, 1, "log-sum-exp") }
 
         let weights = options.classWeights
         let weightSum = weights?.reduce(0, +) ?? Float(c)
@@ -118,7 +114,7 @@ public final class SwiftBackend: ComputeBackend {
             denominator = 0
             for y in labels.values where y != options.ignoreIndex { denominator += Double(weights?[Int(y)] ?? 1) }
         case .probabilities(let q):
-            try requireShape(q, n, c, "probability targets")
+            try q.requireShape(n, c, "probability targets")
             if let i = UnsafeBufferPointer(start: q.pointer, count: q.count).firstIndex(where: { !$0.isFinite }) {
                 throw SoftmaxError.nonFinite(source: "probability targets", row: i / c, column: i % c, value: q.pointer[i])
             }
@@ -152,9 +148,7 @@ public final class SwiftBackend: ComputeBackend {
 
     public func linearForward(x: HostBuffer, weights: HostBuffer, bias: HostBuffer, scores: HostBuffer) throws {
         let n = x.rows, d = x.cols, c = weights.cols
-        try requireShape(weights, d, c, "weights")
-        try requireShape(bias, 1, c, "bias")
-        try requireShape(scores, n, c, "scores")
+        try LinearShapes.validateForward(x: x, weights: weights, bias: bias, scores: scores)
         for i in 0..<n { (scores.pointer + i * c).update(from: bias.pointer, count: c) }
         MatrixMultiply.accumulate(
             m: n, n: c, k: d, a: .init(base: x.pointer, rowStride: d, colStride: 1),
@@ -166,10 +160,7 @@ public final class SwiftBackend: ComputeBackend {
         weightGradient: HostBuffer, biasGradient: HostBuffer
     ) throws {
         let n = x.rows, d = x.cols, c = gradient.cols
-        try requireShape(gradient, n, c, "gradient")
-        try requireShape(weights, d, c, "weights")
-        try requireShape(weightGradient, d, c, "weight gradient")
-        try requireShape(biasGradient, 1, c, "bias gradient")
+        try LinearShapes.validateBackward(x: x, gradient: gradient, weights: weights, weightGradient: weightGradient, biasGradient: biasGradient)
         // dW = λ·W, then += xᵀ·G with xᵀ read through strides.
         for i in 0..<(d * c) { weightGradient.pointer[i] = l2 * weights.pointer[i] }
         MatrixMultiply.accumulate(
@@ -179,8 +170,8 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     public func sgdStep(parameter: HostBuffer, gradient: HostBuffer, velocity: HostBuffer, learningRate: Float, momentum: Float) throws {
-        try requireShape(gradient, parameter.rows, parameter.cols, "gradient")
-        try requireShape(velocity, parameter.rows, parameter.cols, "velocity")
+        try gradient.requireShape(parameter.rows, parameter.cols, "gradient")
+        try velocity.requireShape(parameter.rows, parameter.cols, "velocity")
         let p = parameter.pointer, g = gradient.pointer, v = velocity.pointer
         let count = parameter.count
         let mu = Vec(repeating: momentum), lr = Vec(repeating: learningRate)
@@ -198,9 +189,4 @@ public final class SwiftBackend: ComputeBackend {
         }
     }
 
-    private func requireShape(_ b: HostBuffer, _ rows: Int, _ cols: Int, _ what: String) throws {
-        guard b.rows == rows, b.cols == cols else {
-            throw SoftmaxError.shapeMismatch(what: what, expected: "\(rows)x\(cols)", got: "\(b.rows)x\(b.cols)")
-        }
-    }
 }

@@ -4,6 +4,15 @@ public protocol BackendBuffer: AnyObject {
     var cols: Int { get }
 }
 
+extension BackendBuffer {
+    /// Throws a shape mismatch naming `what` unless the buffer is rows × cols.
+    public func requireShape(_ rows: Int, _ cols: Int, _ what: String) throws(SoftmaxError) {
+        guard self.rows == rows, self.cols == cols else {
+            throw .shapeMismatch(what: what, expected: "\(rows)x\(cols)", got: "\(self.rows)x\(self.cols)")
+        }
+    }
+}
+
 /// Targets that already live in a backend's memory.
 public enum BackendTargets<Labels: AnyObject, Floats: BackendBuffer> {
     case classIndices(Labels)
@@ -23,6 +32,39 @@ public struct CrossEntropyOutputs<Buffer: BackendBuffer> {
         self.gradient = gradient
         self.rowLosses = rowLosses
         self.logSumExp = logSumExp
+    }
+}
+
+extension CrossEntropyOutputs {
+    /// The checks every backend makes before a fused call: non-empty logits, options that fit C,
+    /// outputs of the right shapes.
+    public func validate(logits: Buffer, options: CrossEntropyOptions) throws(SoftmaxError) {
+        let n = logits.rows, c = logits.cols
+        guard n > 0, c > 0 else { throw .empty(what: "logits (\(n)x\(c))") }
+        try options.validate(classes: c)
+        try gradient?.requireShape(n, c, "gradient")
+        try rowLosses?.requireShape(n, 1, "row losses")
+        try logSumExp?.requireShape(n, 1, "log-sum-exp")
+    }
+}
+
+/// The shape checks of the linear layer's operations, shared by every backend.
+public enum LinearShapes {
+    /// x (N×D) · weights (D×C) + bias (1×C) → scores (N×C).
+    public static func validateForward(x: some BackendBuffer, weights: some BackendBuffer, bias: some BackendBuffer,
+                                       scores: some BackendBuffer) throws(SoftmaxError) {
+        try weights.requireShape(x.cols, weights.cols, "weights")
+        try bias.requireShape(1, weights.cols, "bias")
+        try scores.requireShape(x.rows, weights.cols, "scores")
+    }
+
+    /// xᵀ (D×N) · gradient (N×C) + l2·weights → weightGradient (D×C); biasGradient (1×C).
+    public static func validateBackward(x: some BackendBuffer, gradient: some BackendBuffer, weights: some BackendBuffer,
+                                        weightGradient: some BackendBuffer, biasGradient: some BackendBuffer) throws(SoftmaxError) {
+        try gradient.requireShape(x.rows, gradient.cols, "gradient")
+        try weights.requireShape(x.cols, gradient.cols, "weights")
+        try weightGradient.requireShape(x.cols, gradient.cols, "weight gradient")
+        try biasGradient.requireShape(1, gradient.cols, "bias gradient")
     }
 }
 

@@ -97,7 +97,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func upload(_ matrix: Matrix, to buffer: OpenCLBuffer) throws {
-        try requireShape(buffer, matrix.rows, matrix.cols, "upload destination")
+        try buffer.requireShape(matrix.rows, matrix.cols, "upload destination")
         guard matrix.count > 0 else { return }
         try api.check(matrix.storage.withUnsafeBytes { bytes in
             api.enqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil)
@@ -175,12 +175,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         logits: OpenCLBuffer, targets: BackendTargets<OpenCLLabels, OpenCLBuffer>,
         options: CrossEntropyOptions, outputs: CrossEntropyOutputs<OpenCLBuffer>
     ) throws -> Double {
+        try outputs.validate(logits: logits, options: options)
         let n = logits.rows, c = logits.cols
-        guard n > 0, c > 0 else { throw SoftmaxError.empty(what: "logits (\(n)x\(c))") }
-        try options.validate(classes: c)
-        if let g = outputs.gradient { try requireShape(g, n, c, "gradient") }
-        if let r = outputs.rowLosses { try requireShape(r, n, 1, "row losses") }
-        if let l = outputs.logSumExp { try requireShape(l, n, 1, "log-sum-exp") }
         let labels: cl_mem, probabilities: cl_mem, useProbabilities: Bool
         switch targets {
         case .classIndices(let l):
@@ -189,7 +185,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             }
             (labels, probabilities, useProbabilities) = (l.mem, placeholder, false)
         case .probabilities(let q):
-            try requireShape(q, n, c, "probability targets")
+            try q.requireShape(n, c, "probability targets")
             let host = try download(q)
             try InputValidation.requireFinite(host, source: "probability targets")
             (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
@@ -246,9 +242,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     public func linearForward(x: OpenCLBuffer, weights: OpenCLBuffer, bias: OpenCLBuffer, scores: OpenCLBuffer) throws {
         let n = x.rows, d = x.cols, c = weights.cols
-        try requireShape(weights, d, c, "weights")
-        try requireShape(bias, 1, c, "bias")
-        try requireShape(scores, n, c, "scores")
+        try LinearShapes.validateForward(x: x, weights: weights, bias: bias, scores: scores)
         let t = parameters.tile
         try launch("matmul_bias", global: [c, n], local: [t, t], [.int(n), .int(d), .int(c), .buffer(x.mem), .buffer(weights.mem), .buffer(bias.mem), .buffer(scores.mem)])
     }
@@ -258,10 +252,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         weightGradient: OpenCLBuffer, biasGradient: OpenCLBuffer
     ) throws {
         let n = x.rows, d = x.cols, c = gradient.cols
-        try requireShape(gradient, n, c, "gradient")
-        try requireShape(weights, d, c, "weights")
-        try requireShape(weightGradient, d, c, "weight gradient")
-        try requireShape(biasGradient, 1, c, "bias gradient")
+        try LinearShapes.validateBackward(x: x, gradient: gradient, weights: weights, weightGradient: weightGradient, biasGradient: biasGradient)
         let t = parameters.tile
         try launch("matmul_tn_l2", global: [c, d], local: [t, t], [
             .int(n), .int(d), .int(c), .buffer(x.mem), .buffer(gradient.mem), .buffer(weights.mem), .float(l2), .buffer(weightGradient.mem)])
@@ -269,8 +260,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func sgdStep(parameter: OpenCLBuffer, gradient: OpenCLBuffer, velocity: OpenCLBuffer, learningRate: Float, momentum: Float) throws {
-        try requireShape(gradient, parameter.rows, parameter.cols, "gradient")
-        try requireShape(velocity, parameter.rows, parameter.cols, "velocity")
+        try gradient.requireShape(parameter.rows, parameter.cols, "gradient")
+        try velocity.requireShape(parameter.rows, parameter.cols, "velocity")
         guard parameter.count > 0 else { return }
         try launch("sgd_momentum", global: [parameter.count], local: nil, [
             .int(parameter.count), .buffer(parameter.mem), .buffer(gradient.mem), .buffer(velocity.mem), .float(learningRate), .float(momentum)])
@@ -285,7 +276,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func gatherRows(_ indices: OpenCLLabels, from source: OpenCLBuffer, into destination: OpenCLBuffer) throws {
-        try requireShape(destination, indices.count, source.cols, "gather destination")
+        try destination.requireShape(indices.count, source.cols, "gather destination")
         guard indices.count > 0, source.cols > 0 else { return }
         try launch("gather_rows", global: [source.cols, indices.count], local: nil, [
             .int(indices.count), .int(source.cols), .buffer(indices.mem), .buffer(source.mem), .buffer(destination.mem)])
@@ -312,9 +303,4 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         return Int(count)
     }
 
-    private func requireShape(_ b: OpenCLBuffer, _ rows: Int, _ cols: Int, _ what: String) throws {
-        guard b.rows == rows, b.cols == cols else {
-            throw SoftmaxError.shapeMismatch(what: what, expected: "\(rows)x\(cols)", got: "\(b.rows)x\(b.cols)")
-        }
-    }
 }
