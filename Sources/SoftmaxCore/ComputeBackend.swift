@@ -124,8 +124,17 @@ public protocol ComputeBackend: AnyObject {
 
     /// Returns when all work submitted so far has finished (for timing asynchronous devices).
     func synchronize() throws
+
+    /// The device's own time, in milliseconds, for the work `body` submits (OpenCL profiling events);
+    /// nil where the backend has no device timer (the Swift backend runs on the host).
+    func deviceMilliseconds(of body: () throws -> Void) throws -> Double?
 }
 
 extension ComputeBackend {
     public func synchronize() throws {}
+
+    public func deviceMilliseconds(of body: () throws -> Void) throws -> Double? {
+        try body()
+        return nil
+    }
 }

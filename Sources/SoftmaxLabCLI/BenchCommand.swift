@@ -85,11 +85,11 @@ struct BenchCommand: ParsableCommand {
         }
         let fastest = Self.fastest(results)
         Console.current.line(Table.render(
-            header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "GB/s", "GFLOP/s", "% of copy", "check"],
+            header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "kernel ms", "GB/s", "GFLOP/s", "% of copy", "check"],
             rows: results.map { r in
                 [r.op, r.shape, r.backend + (fastest.contains(r.key) ? " *" : ""), r.device,
                  r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
-                 r.timing.map { formatted($0.p90) } ?? "-", r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "",
+                 r.timing.map { formatted($0.p90) } ?? "-", r.kernelTiming.map { formatted($0.median) } ?? "", r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "",
                  r.gflopPerSecond.map { String(format: "%.1f", $0) } ?? "", r.percentOfCopy.map { String(format: "%.0f%%", $0) } ?? "",
                  r.check]
             }))

@@ -7,7 +7,10 @@ struct BenchmarkResult: Encodable {
     var shape: String
     var backend: String
     var device: String
+    /// Host wall time per call (with transfers and the read-back).
     var timing: TimingSamples?
+    /// The device's own kernel time per call (OpenCL profiling events), where it has a timer.
+    var kernelTiming: TimingSamples?
     var bytes: Int
     var flops: Int
     var gbPerSecond: Double?
@@ -48,6 +51,16 @@ struct BenchmarkRunner<B: ComputeBackend> {
             percentOfCopy: gbs.flatMap { g in copyGBs.map { 100 * g / $0 } }, check: check)
     }
 
+    /// Device-timer samples of `body` (after the wall-time samples, so warm), or nil on the host.
+    func kernelTime(_ body: () throws -> Void) throws -> TimingSamples? {
+        var samples: [Double] = []
+        for _ in 0..<repeats {
+            guard let ms = try backend.deviceMilliseconds(of: body) else { return nil }
+            samples.append(ms)
+        }
+        return TimingSamples(milliseconds: samples)
+    }
+
     /// Reads N×C floats and writes N×C floats: the ceiling for the fused loss+gradient.
     func copy(_ shape: Shape) throws -> BenchmarkResult {
         let src = try backend.makeBuffer(rows: shape.rows, cols: shape.cols)
@@ -56,7 +69,9 @@ struct BenchmarkRunner<B: ComputeBackend> {
             try backend.copy(src, to: dst)
             try backend.synchronize()
         }
-        return result("copy", shape.description, timing, bytes: 8 * shape.rows * shape.cols, flops: 0, copyGBs: nil, check: "ok")
+        var r = result("copy", shape.description, timing, bytes: 8 * shape.rows * shape.cols, flops: 0, copyGBs: nil, check: "ok")
+        r.kernelTiming = try kernelTime { try backend.copy(src, to: dst) }
+        return r
     }
 
     /// Fused loss+gradient (mean reduction): 8 bytes per element (logits read, gradient written).
@@ -88,7 +103,9 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
             _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
         }
-        return result("xent", shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
+        var r = result("xent", shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
+        r.kernelTiming = try kernelTime { _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs) }
+        return r
     }
 
     /// scores = X·W + b and ∂W = Xᵀ·G, each 2·N·D·C flops, for X (N×D), W (D×C).

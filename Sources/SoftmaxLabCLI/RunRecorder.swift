@@ -48,12 +48,22 @@ final class RunRecorder: TrainingObserver {
     func record(_ results: [BenchmarkResult], repeats: Int, device: DeviceDescription) throws {
         let copies = results.filter { $0.op == "copy" && $0.gbPerSecond != nil }
         let deviceID = try store.register(device: Self.record(device, copyBandwidth: copies.max { $0.bytes < $1.bytes }?.gbPerSecond))
-        try store.record(timings: results.map { r in
-            TimingRecord(
+        try store.record(timings: results.flatMap { r in
+            var rows = [TimingRecord(
                 runId: runID, op: r.op, shape: r.shape, backend: r.backend, deviceId: deviceID, samples: r.timing == nil ? 0 : repeats,
                 minMs: r.timing?.min, medianMs: r.timing?.median, p90Ms: r.timing?.p90, maxMs: r.timing?.max,
                 bytes: Int64(r.bytes), flops: Int64(r.flops), gbPerS: r.gbPerSecond, gflopPerS: r.gflopPerSecond,
-                percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check)
+                percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check)]
+            if let k = r.kernelTiming {
+                // The same op by the device's clock: rates from the kernel time alone.
+                let seconds = k.median / 1e3
+                rows.append(TimingRecord(
+                    runId: runID, op: r.op, shape: r.shape, backend: r.backend, deviceId: deviceID, samples: repeats,
+                    minMs: k.min, medianMs: k.median, p90Ms: k.p90, maxMs: k.max, bytes: Int64(r.bytes), flops: Int64(r.flops),
+                    gbPerS: r.bytes > 0 ? Double(r.bytes) / seconds / 1e9 : nil, gflopPerS: r.flops > 0 ? Double(r.flops) / seconds / 1e9 : nil,
+                    percentOfBandwidth: nil, timing: "kernel", checkResult: r.check))
+            }
+            return rows
         })
     }
 

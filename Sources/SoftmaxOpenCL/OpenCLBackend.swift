@@ -22,6 +22,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     private let counter: cl_mem
     private var statusPreset: [Int32] = [Int32.max, Int32.max, 0, 0]
     private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
+    /// Events of the kernels launched while `deviceMilliseconds` profiles.
+    private var events: [cl_event]?
 
     /// A backend on `device`; `parameters` default to the device's. Builds (or reuses) the kernels.
     public init(api: OpenCLAPI, device: OpenCLDevice, parameters: KernelParameters? = nil, source: String = KernelSources.all) throws {
@@ -157,12 +159,37 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         var globalSize = global
         if let local { for d in global.indices { globalSize[d] = (global[d] + local[d] - 1) / local[d] * local[d] } }
         var localSize = local ?? []
+        var event: cl_event?
+        let profiling = events != nil
         let s = globalSize.withUnsafeMutableBufferPointer { g in
             localSize.withUnsafeMutableBufferPointer { l in
-                api.enqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, g.baseAddress, local == nil ? nil : l.baseAddress, 0, nil, nil)
+                withUnsafeMutablePointer(to: &event) { e in
+                    api.enqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, g.baseAddress, local == nil ? nil : l.baseAddress,
+                                             0, nil, profiling ? e : nil)
+                }
             }
         }
         if s != CL_SUCCESS { throw OpenCLError(status: s, call: "clEnqueueNDRangeKernel(\(name))") }
+        if let event { events?.append(event) }
+    }
+
+    /// The summed execution time (profiling start to end) of every kernel `body` launches.
+    public func deviceMilliseconds(of body: () throws -> Void) throws -> Double? {
+        events = []
+        defer {
+            for e in events ?? [] { _ = api.releaseEvent(e) }
+            events = nil
+        }
+        try body()
+        try synchronize()
+        var total: cl_ulong = 0
+        for e in events ?? [] {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            try api.check(api.getEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil), "clGetEventProfilingInfo")
+            try api.check(api.getEventProfilingInfo(e, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil), "clGetEventProfilingInfo")
+            total += end &- start
+        }
+        return Double(total) / 1e6
     }
 
     public func synchronize() throws {
