@@ -46,6 +46,27 @@ extension ExperimentStore {
         try read { try TimingRecord.fetchAll($0, sql: "SELECT * FROM timings WHERE run_id = ? ORDER BY id", arguments: [run]) }
     }
 
+    /// One row of the `bench_results` view.
+    public struct BenchResult: Codable, Sendable, FetchableRecord {
+        public var op: String
+        public var shape: String
+        public var backend: String
+        public var device: String
+        public var medianMs: Double?
+        public var timing: String
+        public var checkResult: String
+    }
+
+    /// A bench run's wall-time results, with device names (the baseline of a regression check).
+    public func benchResults(_ run: Int64) throws -> [BenchResult] {
+        try read { db in
+            try BenchResult.fetchAll(db, sql: """
+                SELECT op, shape, backend, device, median_ms AS medianMs, timing, check_result AS checkResult
+                FROM bench_results WHERE run_id = ? AND timing = 'wall'
+                """, arguments: [run])
+        }
+    }
+
     /// Runs any read-only SQL (used by tests and `report`); rows as column → value text.
     public func query(_ sql: String) throws -> [[String: String]] {
         try read { db in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExperimentStore
 import Foundation
 import SoftmaxCore
 
@@ -38,6 +39,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print results as JSON.")
     var json = false
 
+    @Option(help: "A stored bench run to compare with: exit 2 if an op got slower than --max-slowdown, or its check changed.")
+    var baseline: Int64?
+
+    @Option(help: "Allowed slowdown against --baseline, e.g. 10%.")
+    var maxSlowdown = "10%"
+
     /// What the store saves as the run's configuration.
     struct Config: Encodable {
         var op: String, shapes: String, features: Int, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
@@ -45,9 +52,18 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         _ = try parsedShapes()
+        _ = try slowdownFraction()
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be non-negative, got \(warmup)") }
         guard features >= 1 else { throw ValidationError("--features must be at least 1, got \(features)") }
+    }
+
+    func slowdownFraction() throws -> Double {
+        let text = maxSlowdown.hasSuffix("%") ? String(maxSlowdown.dropLast()) : maxSlowdown
+        guard let value = Double(text), value >= 0, value.isFinite else {
+            throw ValidationError("--max-slowdown must be a percentage like 10%, got '\(maxSlowdown)'")
+        }
+        return value / 100
     }
 
     func parsedShapes() throws -> [Shape] {
@@ -62,6 +78,13 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let computes = try backend.makeAll()
+        // Read the baseline first: a missing run is an error before minutes of measuring.
+        let baselineResults = try baseline.map { id in
+            let s = try store.open()
+            let rows = try s.benchResults(id)
+            guard try s.run(id)?.kind == .bench, !rows.isEmpty else { throw InputError("--baseline \(id) is not a bench run in \(store.path)") }
+            return rows
+        }
         let recorder = noRecord ? nil : try RunRecorder(
             store: try store.open(), kind: .bench, name: nil, device: computes[0].device,
             config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
@@ -79,10 +102,16 @@ struct BenchCommand: ParsableCommand {
             throw error
         }
         results = Self.ranked(results)
-        if json {
-            Console.current.line(try JSONOutput.string(results))
-            return
+        if json { Console.current.line(try JSONOutput.string(results)) } else { printTable(results, runID: recorder?.runID) }
+        if let baselineResults {
+            let regressions = Self.regressions(results, against: baselineResults, slowdown: try slowdownFraction())
+            for line in regressions { Console.current.note("regression: \(line)") }
+            guard regressions.isEmpty else { throw ExitCode(2) }
+            Console.current.note("no regression against run \(baseline!) (max slowdown \(maxSlowdown))")
         }
+    }
+
+    private func printTable(_ results: [BenchmarkResult], runID: Int64?) {
         let fastest = Self.fastest(results)
         Console.current.line(Table.render(
             header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "kernel ms", "GB/s", "GFLOP/s", "% of copy", "check"],
@@ -95,7 +124,22 @@ struct BenchCommand: ParsableCommand {
             }))
         Console.current.line("* fastest for its op and shape; GB/s counts 8 bytes per element (logits read once, gradient written once); "
                              + "% of copy is against a copy of the same bytes on the same device")
-        if let recorder { Console.current.line("run \(recorder.runID) recorded in \(store.path) (table timings, view bench_results)") }
+        if let runID { Console.current.line("run \(runID) recorded in \(store.path) (table timings, view bench_results)") }
+    }
+
+    /// Each op × shape × device of this run slower than the baseline by more than `slowdown`, or whose
+    /// check no longer passes. Entries the baseline does not have are not compared.
+    static func regressions(_ results: [BenchmarkResult], against baseline: [ExperimentStore.BenchResult], slowdown: Double) -> [String] {
+        let base = Dictionary(baseline.map { ("\($0.op)|\($0.shape)|\($0.backend)|\($0.device)", $0) }) { first, _ in first }
+        return results.compactMap { r in
+            guard let b = base[r.key] else { return nil }
+            let name = "\(r.op) \(r.shape) on \(r.backend) \(r.device)"
+            if r.check != b.checkResult { return "\(name): the check was '\(b.checkResult)', now '\(r.check)'" }
+            guard let now = r.timing?.median, let before = b.medianMs, before > 0 else { return nil }
+            return now > before * (1 + slowdown)
+                ? "\(name): median \(formatted(now)) ms against \(formatted(before)) ms, \(String(format: "%+.0f%%", 100 * (now / before - 1)))"
+                : nil
+        }
     }
 
     /// By shape (in the order they were measured), then op, then fastest first.
