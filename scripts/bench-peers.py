@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
-"""Times the peers of softmax-lab on the same operations and shapes: numpy always, PyTorch when it
-is importable. Prints JSON rows like `softmax-lab bench --json` (op, shape, backend, timing in ms,
-GB/s or GFLOP/s).
+"""Times the peers of softmax-lab on the same operations and shapes: numpy always, PyTorch and JAX
+when they are importable. Prints JSON rows like `softmax-lab bench --json` (op, shape, backend,
+timing in ms, GB/s or GFLOP/s); with --db, also records them in the experiment store as bench runs
+of backends numpy, torch, jax, so `bench_results` and `runs compare` show them beside SoftmaxLab.
 
-    python3 scripts/bench-peers.py --shapes 4096x1000,1024x32000 --features 1024 --repeat 20
+    python3 scripts/bench-peers.py --shapes 4096x1000,1024x32000 --features 1024 --repeat 20 [--db softmax-lab.sqlite]
+
+Each peer's loss+gradient is checked against a float64 computation on sampled rows first.
 """
 import argparse
 import json
+import os
+import platform
+import socket
+import sqlite3
+import sys
 import time
+import uuid
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -45,6 +55,53 @@ def numpy_xent(f, y):
     return loss, p
 
 
+def check(grad, f, y, rows):
+    """'ok', or the first sampled row whose gradient (times N) differs from float64."""
+    n = f.shape[0]
+    for i in rows:
+        x = f[i].astype(np.float64)
+        p = np.exp(x - x.max())
+        p /= p.sum()
+        p[y[i]] -= 1
+        got = np.asarray(grad[i], dtype=np.float64) * n
+        if not np.allclose(got, p, rtol=1e-4, atol=2e-6 * max(np.abs(p).max(), 1e-3)):
+            return f"wrong: row {i}"
+    return "ok"
+
+
+def now():
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record(db, rows, args):
+    """One finished bench run per peer, its timings, and a device row named after the peer."""
+    con = sqlite3.connect(db, timeout=30)
+    con.execute("PRAGMA foreign_keys = ON")
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'timings'").fetchone():
+        sys.exit(f"{db} has no softmax-lab schema; create it first, e.g. `softmax-lab runs list --db {db}`")
+    host = socket.gethostname()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    for peer in sorted({r["backend"] for r in rows}):
+        version = {"numpy": np.__version__}.get(peer) or __import__(peer).__version__
+        with con:
+            con.execute("""INSERT OR IGNORE INTO devices (backend, platform, name, vendor, driver_version, type, host, first_seen_at)
+                           VALUES (?, '', ?, ?, ?, 'CPU', ?, ?)""", (peer, f"{cpu} ({peer} {version})", cpu, version, host, now()))
+            device = con.execute("SELECT id FROM devices WHERE backend = ? AND platform = '' AND name = ? AND driver_version = ? AND host = ?",
+                                 (peer, f"{cpu} ({peer} {version})", version, host)).fetchone()[0]
+            run = con.execute("""INSERT INTO runs (uuid, kind, name, status, started_at, ended_at, device_id, backend, config, seed,
+                                 host, pid, tool_version, command_line) VALUES (?, 'bench', ?, 'finished', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                              (str(uuid.uuid4()), f"peer {peer}", now(), now(), device, peer, json.dumps(vars(args)), args.seed, host,
+                               os.getpid(), f"bench-peers.py ({peer} {version})", " ".join(sys.argv))).lastrowid
+            for r in (r for r in rows if r["backend"] == peer):
+                t = r["timing"]
+                con.execute("""INSERT INTO timings (run_id, op, shape, backend, device_id, samples, min_ms, median_ms, p90_ms, max_ms,
+                               bytes, flops, gb_per_s, gflop_per_s, percent_of_bandwidth, timing, check_result)
+                               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'wall', ?)""",
+                            (run, r["op"], r["shape"], peer, device, args.repeat, t["min"], t["median"], t["p90"], t["max"],
+                             r["bytes"], r["flops"], r["gbPerSecond"], r["gflopPerSecond"], r.get("percentOfCopy"), r.get("check", "ok")))
+        print(f"recorded {peer} as run {run} in {db}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default="4096x1000,1024x32000,256x128000,65536x10")
@@ -53,6 +110,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--db", help="record the results in this softmax-lab store")
     args = ap.parse_args()
 
     try:
@@ -69,15 +127,25 @@ def main():
             f = rng.uniform(-8, 8, size=(n, c)).astype(np.float32)
             y = rng.integers(0, c, size=n)
             dst = np.empty_like(f)
-            rows.append(row("copy", text, "numpy", timed(lambda: np.copyto(dst, f), args.warmup, args.repeat), 8 * n * c))
-            rows.append(row("xent", text, "numpy", timed(lambda: numpy_xent(f, y), args.warmup, args.repeat), 8 * n * c))
+            sampled = sorted({0, n - 1, *rng.integers(0, n, size=6).tolist()})
+            copy = row("copy", text, "numpy", timed(lambda: np.copyto(dst, f), args.warmup, args.repeat), 8 * n * c)
+            rows.append(copy)
+            r = row("xent", text, "numpy", timed(lambda: numpy_xent(f, y), args.warmup, args.repeat), 8 * n * c)
+            r["check"] = check(numpy_xent(f, y)[1], f, y, sampled)
+            rows.append(r)
             if torch is not None:
                 ft, yt = torch.from_numpy(f).requires_grad_(), torch.from_numpy(y)
 
                 def torch_xent():
                     ft.grad = None
                     torch.nn.functional.cross_entropy(ft, yt).backward()
-                rows.append(row("xent", text, "torch", timed(torch_xent, args.warmup, args.repeat), 8 * n * c))
+                r = row("xent", text, "torch", timed(torch_xent, args.warmup, args.repeat), 8 * n * c)
+                torch_xent()
+                r["check"] = check(ft.grad.numpy(), f, y, sampled)
+                rows.append(r)
+            for r in rows[-3:]:
+                if r["op"] == "xent" and r["gbPerSecond"]:
+                    r["percentOfCopy"] = 100 * r["gbPerSecond"] / copy["gbPerSecond"]
         if args.op in ("linear", "all"):
             d = args.features
             x = rng.uniform(-1, 1, size=(n, d)).astype(np.float32)
@@ -88,6 +156,8 @@ def main():
             rows.append(row("linear-forward", label, "numpy", timed(lambda: x @ w, args.warmup, args.repeat), flops=flops))
             rows.append(row("linear-backward", label, "numpy", timed(lambda: x.T @ g, args.warmup, args.repeat), flops=flops))
     print(json.dumps(rows, indent=1))
+    if args.db:
+        record(args.db, rows, args)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ struct BenchCommand: ParsableCommand {
 
     enum Op: String, ExpressibleByArgument, CaseIterable {
         case xent, linear, all
+        /// An empty operation through the same timing harness: what `bench` itself adds.
+        case empty
     }
 
-    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G) or all.")
-    var op: Op = .all
+    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G), all, or empty (the harness's own cost).")
+    var op: Op = .xent
 
     @Option(help: "Comma-separated NxC shapes (rows x classes).")
     var shapes: String = "4096x1000,1024x32000,256x128000,65536x10"
@@ -161,6 +163,11 @@ struct BenchCommand: ParsableCommand {
     private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {
         let runner = BenchmarkRunner(backend: compute, warmup: warmup, repeats: `repeat`, seed: seed)
         var results: [BenchmarkResult] = []
+        if op == .empty {
+            let timing = TimingSamples.measure(warmup: warmup, repeats: `repeat`) {}
+            return [BenchmarkResult(op: "empty", shape: "-", backend: compute.name, device: compute.deviceName, timing: timing,
+                                    kernelTiming: nil, bytes: 0, flops: 0, gbPerSecond: nil, gflopPerSecond: nil, percentOfCopy: nil, check: "ok")]
+        }
         for shape in try parsedShapes() {
             if op == .xent || op == .all {
                 if Console.current.showsProgress { Console.current.note("bench: xent \(shape)…") }
