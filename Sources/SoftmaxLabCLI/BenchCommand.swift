@@ -11,12 +11,12 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmark the fused loss+gradient and the linear layer against the copy bandwidth.")
 
     enum Op: String, ExpressibleByArgument, CaseIterable {
-        case xent, linear, all
+        case xent, linear, step, all
         /// An empty operation through the same timing harness: what `bench` itself adds.
         case empty
     }
 
-    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G), all, or empty (the harness's own cost).")
+    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G), step (a whole training step), all, or empty (the harness's own cost).")
     var op: Op = .xent
 
     @Option(help: "Comma-separated NxC shapes (rows x classes).")
@@ -148,7 +148,7 @@ struct BenchCommand: ParsableCommand {
     static func ranked(_ results: [BenchmarkResult]) -> [BenchmarkResult] {
         var shapeRank: [String: Int] = [:]
         for r in results where shapeRank[r.shape] == nil { shapeRank[r.shape] = shapeRank.count }
-        let ops = ["copy", "xent", "linear-forward", "linear-backward"]
+        let ops = ["copy", "xent", "linear-forward", "linear-backward", "step"]
         return results.sorted { a, b in
             (shapeRank[a.shape]!, ops.firstIndex(of: a.op) ?? 9, -a.speed) < (shapeRank[b.shape]!, ops.firstIndex(of: b.op) ?? 9, -b.speed)
         }
@@ -178,6 +178,10 @@ struct BenchCommand: ParsableCommand {
             if op == .linear || op == .all {
                 if Console.current.showsProgress { Console.current.note("bench: linear \(shape)x\(features)…") }
                 results += try runner.linear(shape, features: features)
+            }
+            if op == .step || op == .all {
+                if Console.current.showsProgress { Console.current.note("bench: step \(shape)x\(features)…") }
+                results.append(try runner.step(shape, features: features))
             }
         }
         return results

@@ -158,5 +158,60 @@ struct BenchmarkRunner<B: ComputeBackend> {
             result("linear-backward", label, backward, bytes: 0, flops: flops, copyGBs: nil, check: backwardCheck),
         ]
     }
-}
 
+    /// One whole training step: scores = X·W + b, fused loss+gradient (mean), ∂W = Xᵀ·G + λW, ∂b,
+    /// and the SGD update of W and b; 4·N·D·C flops. Checked first: the scores and gradient rows
+    /// on sampled rows against float64, and the updated W on sampled entries against the float64
+    /// update computed from that gradient.
+    func step(_ shape: Shape, features d: Int) throws -> BenchmarkResult {
+        let n = shape.rows, c = shape.cols
+        var rng = SeededGenerator(seed: seed ^ UInt64(n * 31 + c * 7 + d))
+        let x = random(n, d, scale: 1, &rng), w0 = random(d, c, scale: 0.05, &rng)
+        let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
+        let (lr, l2): (Float, Float) = (0.1, 1e-4)
+        let xb = try backend.makeBuffer(x), wb = try backend.makeBuffer(w0), bb = try backend.makeBuffer(rows: 1, cols: c)
+        let vw = try backend.makeBuffer(rows: d, cols: c), vb = try backend.makeBuffer(rows: 1, cols: c)
+        let scores = try backend.makeBuffer(rows: n, cols: c), g = try backend.makeBuffer(rows: n, cols: c)
+        let dw = try backend.makeBuffer(rows: d, cols: c), db = try backend.makeBuffer(rows: 1, cols: c)
+        let y = BackendTargets<B.LabelBuffer, B.FloatBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+        func once() throws {
+            try backend.linearForward(x: xb, weights: wb, bias: bb, scores: scores)
+            _ = try backend.crossEntropy(logits: scores, targets: y, options: CrossEntropyOptions(), outputs: CrossEntropyOutputs(gradient: g))
+            try backend.linearBackward(x: xb, gradient: g, weights: wb, l2: l2, weightGradient: dw, biasGradient: db)
+            try backend.sgdStep(parameter: wb, gradient: dw, velocity: vw, learningRate: lr, momentum: 0.9)
+            try backend.sgdStep(parameter: bb, gradient: db, velocity: vb, learningRate: lr, momentum: 0.9)
+        }
+        try once()
+        let (s, gradient, w1) = (try backend.download(scores), try backend.download(g), try backend.download(wb))
+        var failure: String?
+        for i in sampledRows(n, &rng) where failure == nil {
+            let f = (0..<c).map { k in (0..<d).reduce(0.0) { $0 + Double(x[i, $1]) * Double(w0[$1, k]) } }
+            if let k = (0..<c).first(where: { abs(Double(s[i, $0]) - f[$0]) > 1e-4 * (1 + abs(f[$0])) }) {
+                failure = "wrong: scores[\(i), \(k)] = \(s[i, k]), expected \(f[k])"
+                break
+            }
+            let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: 1, cols: c, storage: f), targets: .classIndices([labels[i]])).gradient.storage
+            failure = Comparison(atol: 2e-6 * max(want.map(abs).max() ?? 0, 1e-3), rtol: 1e-3)
+                .mismatches(gradient.row(i).map { $0 * Float(n) }, want, context: "wrong: row \(i) of the step's gradient (×N)")
+        }
+        for t in sampledRows(d, &rng) where failure == nil {
+            for k in [0, c / 2, c - 1] {
+                // W₁ = W₀ − lr·(Σ_i x_it·G_ik + λ·W₀), the velocity starting at zero.
+                let dW = (0..<n).reduce(0.0) { $0 + Double(x[$1, t]) * Double(gradient[$1, k]) } + Double(l2) * Double(w0[t, k])
+                let want = Double(w0[t, k]) - Double(lr) * dW
+                if abs(Double(w1[t, k]) - want) > 1e-5 * (1 + abs(want)) {
+                    failure = "wrong: W[\(t), \(k)] after the step = \(w1[t, k]), expected \(want)"
+                }
+            }
+        }
+        let label = "\(n)x\(d)x\(c)"
+        guard failure == nil else { return result("step", label, nil, bytes: 0, flops: 4 * n * d * c, copyGBs: nil, check: failure!) }
+        let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
+            try once()
+            try backend.synchronize()
+        }
+        var r = result("step", label, timing, bytes: 0, flops: 4 * n * d * c, copyGBs: nil, check: "ok")
+        r.kernelTiming = try kernelTime(once)
+        return r
+    }
+}

@@ -45,11 +45,11 @@ import TestSupport
     struct BenchRow: Decodable { var op: String; var shape: String; var check: String; var gbPerSecond: Double? }
 
     @Test func benchChecksThenTimesEveryOp() throws {
-        let r = CommandRunner.run(["bench", "--shapes", "64x10,3x5000", "--features", "16", "--repeat", "2", "--warmup", "0", "--no-record", "--json"])
+        let r = CommandRunner.run(["bench", "--op", "all", "--shapes", "64x10,3x5000", "--features", "16", "--repeat", "2", "--warmup", "0", "--no-record", "--json"])
         #expect(r.exitCode == 0, "\(r.standardError)")
         let rows = try JSONDecoder().decode([BenchRow].self, from: Data(r.standardOutput.utf8))
-        #expect(Set(rows.map(\.op)) == ["copy", "xent", "linear-forward", "linear-backward"])
-        #expect(rows.count == 8 * (1 + TestBackends.openCLDevices.count), "every op and shape on every backend")
+        #expect(Set(rows.map(\.op)) == ["copy", "xent", "linear-forward", "linear-backward", "step"])
+        #expect(rows.count == 10 * (1 + TestBackends.openCLDevices.count), "every op and shape on every backend")
         #expect(rows.allSatisfy { $0.check == "ok" }, "\(rows)")
         #expect(rows.filter { $0.op == "xent" }.allSatisfy { ($0.gbPerSecond ?? 0) > 0 })
     }
