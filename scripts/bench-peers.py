@@ -118,6 +118,17 @@ def main():
         torch.set_num_threads(2)
     except ImportError:
         torch = None
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        def jax_loss(f, y):
+            # mean cross-entropy; jax.grad gives the gradient, jit fuses what XLA can.
+            lse = jax.nn.logsumexp(f, axis=1)
+            return jnp.mean(lse - jnp.take_along_axis(f, y[:, None], axis=1)[:, 0])
+        jax_xent = jax.jit(jax.value_and_grad(jax_loss))
+    except ImportError:
+        jax = None
 
     rng = np.random.default_rng(args.seed)
     rows = []
@@ -143,7 +154,13 @@ def main():
                 torch_xent()
                 r["check"] = check(ft.grad.numpy(), f, y, sampled)
                 rows.append(r)
-            for r in rows[-3:]:
+            if jax is not None:
+                fj, yj = jnp.asarray(f), jnp.asarray(y)
+                run_jax = lambda: jax.block_until_ready(jax_xent(fj, yj))
+                r = row("xent", text, "jax", timed(run_jax, args.warmup, args.repeat), 8 * n * c)
+                r["check"] = check(np.asarray(run_jax()[1]), f, y, sampled)
+                rows.append(r)
+            for r in rows[-4:]:
                 if r["op"] == "xent" and r["gbPerSecond"]:
                     r["percentOfCopy"] = 100 * r["gbPerSecond"] / copy["gbPerSecond"]
         if args.op in ("linear", "all"):
