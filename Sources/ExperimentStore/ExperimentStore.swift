@@ -20,13 +20,34 @@ public final class ExperimentStore: Sendable {
             throw StoreError("\(path) is a directory, not an experiment store file")
         }
         var config = Configuration()
-        config.journalMode = .wal
         config.busyMode = .timeout(15)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         let name = path
         queue = try Self.translating(name) { try DatabaseQueue(path: path, configuration: config) }
+        try enableWAL()
         try write { db in try StoreSchema.migrate(db, path: name) }
         try markInterruptedRuns()
+    }
+
+    /// Switches a new file to WAL (the mode is stored in the file, so this happens once per file).
+    /// Changing the journal mode needs the file to itself and SQLite answers "busy" at once rather
+    /// than waiting, so two processes creating the same file retry here for a while.
+    private func enableWAL() throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                let mode: String? = try Self.translating(path) {
+                    try queue.writeWithoutTransaction { db -> String? in
+                        if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() == "wal" { return "wal" }
+                        return try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")?.lowercased()
+                    }
+                }
+                if mode == "wal" { return }
+                throw StoreError("\(path): SQLite would not switch the file to WAL mode (it stayed \(mode ?? "unknown"))")
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
     }
 
     /// Runs `body`, turning SQLite's "not a database" and "corrupt" errors into one sentence that
