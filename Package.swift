@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "SoftmaxLab", targets: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL", "SoftmaxTraining"]),
         .library(name: "SoftmaxLabStore", targets: ["ExperimentStore"]),
         .executable(name: "softmax-lab", targets: ["softmax-lab"]),
+        .executable(name: "softmax-lab-device", targets: ["softmax-lab-device"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -52,6 +53,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "softmax-lab", dependencies: ["SoftmaxLabCLI"]),
+        // The device check without Foundation: small enough to carry to a GPU machine.
+        .executableTarget(name: "softmax-lab-device", dependencies: ["SoftmaxCore", "SoftmaxCPU", "SoftmaxOpenCL", "SoftmaxReference"]),
 
         // MARK: Build tools
         .executableTarget(name: "embed-files", path: "Tools/embed-files"),

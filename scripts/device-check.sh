@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Device check for a machine with a GPU and no Swift toolchain.
 #
-#   scripts/device-check.sh build   # here: a static, portable softmax-lab and libOpenCL.so.1 into .device/
-#   scripts/device-check.sh run     # there (the GPU machine), from the repository root: devices,
-#                                   # gradcheck and loss on OpenCL against the Swift backend, bench
+#   scripts/device-check.sh build   # here: static, portable softmax-lab-device (no Foundation, small),
+#                                   # softmax-lab (stripped), and libOpenCL.so.1 into .device/
+#   scripts/device-check.sh run     # there (the GPU machine), from the repository root: the kernel
+#                                   # check and timing of softmax-lab-device, then devices, gradcheck,
+#                                   # loss against the Swift backend, training and bench with softmax-lab
 #
 # The GPU machine may lack the ICD loader (libOpenCL.so.1): the one built here travels in .device/
 # and is used through SOFTMAXLAB_OPENCL_LIBRARY. If no vendor .icd file is installed there, one
@@ -18,7 +20,9 @@ build)
     mkdir -p .device
     # Portable: the GPU machine's CPU may lack this machine's vector extensions.
     SOFTMAXLAB_PORTABLE=1 swift build -c release --static-swift-stdlib --product softmax-lab --scratch-path .build-device
-    cp .build-device/release/softmax-lab .device/softmax-lab
+    SOFTMAXLAB_PORTABLE=1 swift build -c release --static-swift-stdlib --product softmax-lab-device --scratch-path .build-device
+    cp .build-device/release/softmax-lab .build-device/release/softmax-lab-device .device/
+    strip .device/softmax-lab-device
     # Unstripped it is ~91 MB (Foundation's ICU data and debug info); what travels is limited to 64 MiB.
     strip .device/softmax-lab
     loader=$(ldconfig -p | awk '/libOpenCL.so.1 / {print $NF; exit}')
@@ -30,7 +34,7 @@ run)
     out=${OUT:-.device/out}
     mkdir -p "$out"
     bin=.device/softmax-lab
-    [ -x "$bin" ] || { echo "no $bin: run 'scripts/device-check.sh build' on the build machine and carry .device" >&2; exit 2; }
+    [ -x .device/softmax-lab-device ] || { echo "no .device/softmax-lab-device: run 'scripts/device-check.sh build' on the build machine and carry .device" >&2; exit 2; }
     if ! ldconfig -p | grep -q 'libOpenCL.so.1 ' && [ -f .device/libOpenCL.so.1 ]; then
         export SOFTMAXLAB_OPENCL_LIBRARY=$PWD/.device/libOpenCL.so.1
     fi
@@ -44,6 +48,9 @@ run)
     fi
     db="$out/device-check.sqlite"
     set -x
+    # First the small Foundation-free check: every device's fused kernel against float64, then timed.
+    .device/softmax-lab-device --shapes 1024x32000,8192x128000,4096x1000,65536x10 2>&1 | tee "$out/device-kernels.txt"
+    [ -x "$bin" ] || exit 0
     "$bin" devices 2>&1 | tee "$out/devices.txt"
     "$bin" gradcheck --backend opencl --db "$db" 2>&1 | tee "$out/gradcheck.txt"
     "$bin" gradcheck --backend opencl --rows 64 --classes 40 --features 30 --label-smoothing 0.1 --db "$db" 2>&1 | tee -a "$out/gradcheck.txt"

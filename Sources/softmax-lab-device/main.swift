@@ -1,0 +1,90 @@
+// softmax-lab-device: the device check without Foundation (about a tenth of softmax-lab's static
+// size), for GPU machines that have no Swift toolchain: every OpenCL device's fused kernel checked
+// against the float64 oracle, then timed beside a copy of the same bytes.
+//   softmax-lab-device [--shapes 1024x32000,8192x128000] [--repeat 20]
+import SoftmaxCore
+import SoftmaxCPU
+import SoftmaxOpenCL
+import SoftmaxReference
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var shapes = [(1024, 32000), (8192, 128000), (4096, 1000), (65536, 10)]
+var repeats = 20
+var arguments = CommandLine.arguments.dropFirst()
+while let flag = arguments.popFirst() {
+    switch flag {
+    case "--shapes":
+        shapes = (arguments.popFirst() ?? "").split(separator: ",").compactMap { s in
+            let p = s.split(separator: "x").compactMap { Int($0) }
+            return p.count == 2 ? (p[0], p[1]) : nil
+        }
+    case "--repeat": repeats = Int(arguments.popFirst() ?? "") ?? repeats
+    default:
+        print("usage: softmax-lab-device [--shapes NxC,…] [--repeat R]")
+        exit(2)
+    }
+}
+
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+let library = getenv("SOFTMAXLAB_OPENCL_LIBRARY").map { String(cString: $0) } ?? OpenCLAPI.defaultLibrary
+let api: OpenCLAPI
+let devices: [OpenCLDevice]
+do {
+    api = try OpenCLAPI(library: library)
+    devices = try OpenCLDevice.all(api)
+} catch {
+    print("OpenCL is unavailable: \(error)")
+    exit(1)
+}
+var failed = false
+for device in devices {
+    print("device \(device.index): \(device.name) (\(device.platformName), \(device.type), \(device.computeUnits) units, "
+          + "\(device.globalMemoryBytes >> 20) MiB, driver \(device.driverVersion))")
+    let backend: OpenCLBackend
+    do { backend = try OpenCLBackend(api: api, device: device) } catch {
+        print("  cannot build the kernels: \(error)")
+        failed = true
+        continue
+    }
+    for (n, c) in shapes {
+        do {
+            var rng = SeededGenerator(seed: UInt64(n * 31 + c))
+            let logits = Matrix(rows: n, cols: c, storage: (0..<(n * c)).map { _ in Float.random(in: -8...8, using: &rng) })
+            let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
+            let f = try backend.makeBuffer(logits), g = try backend.makeBuffer(rows: n, cols: c), copy = try backend.makeBuffer(rows: n, cols: c)
+            let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+            let outputs = CrossEntropyOutputs(gradient: g)
+            let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs)
+            let gradient = try backend.download(g)
+            var worst = 0.0, exactLoss = 0.0
+            for i in Set([0, n - 1, n / 2, n / 3]) {
+                let r = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: 1, cols: c, storage: logits.row(i).map(Double.init)),
+                                                       targets: .classIndices([labels[i]]))
+                exactLoss += r.loss
+                for j in 0..<c { worst = max(worst, abs(Double(gradient[i, j]) * Double(n) - r.gradient.storage[j])) }
+            }
+            let ok = worst < 1e-4 && loss.isFinite
+            if !ok { failed = true }
+            var wall: [Double] = [], kernel: [Double] = [], copyKernel: [Double] = []
+            let clock = ContinuousClock()
+            for _ in 0..<3 { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
+            for _ in 0..<repeats {
+                let t = clock.measure { _ = try? backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
+                wall.append(Double(t.components.attoseconds) * 1e-15 + Double(t.components.seconds) * 1e3)
+                kernel.append(try backend.deviceMilliseconds { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) } ?? .nan)
+                copyKernel.append(try backend.deviceMilliseconds { try backend.copy(f, to: copy) } ?? .nan)
+            }
+            let bytes = 8.0 * Double(n) * Double(c)
+            let gbs = bytes / median(kernel) / 1e6, copyGBs = bytes / median(copyKernel) / 1e6
+            print("  xent \(n)x\(c): \(ok ? "ok" : "WRONG") (max |grad·N − oracle| \(worst)); kernel \(median(kernel)) ms = \(Int(gbs)) GB/s, "
+                  + "copy \(Int(copyGBs)) GB/s → \(Int(100 * gbs / copyGBs))% of copy; wall \(median(wall)) ms")
+        } catch {
+            print("  xent \(n)x\(c): \(error)")
+            failed = true
+        }
+    }
+}
+exit(failed ? 1 : 0)
