@@ -6,7 +6,8 @@
 //   writes grad (N, C) = ∂(reduced loss)/∂logits, already scaled for the reduction (when write_grad);
 //          row_loss (N), row_lse (N) = log Σ_j exp(f_ij);
 //          status[0] = first row with a non-finite logit, status[1] = first row whose label is out of
-//          range (atomic_min; the host presets both to INT_MAX).
+//          range, status[3] = first row with a non-finite probability target (atomic_min; the host
+//          presets them to INT_MAX).
 // Math: t_ij = (1−ε)·w_y·δ_jy + (ε/C)·w_j (class indices) or w_j·((1−ε)·q_ij + ε/C) (probabilities);
 //       L_i = Σ_j t_ij·(lse_i − f_ij);  ∂L_i/∂f_ij = T_i·p_ij − t_ij with T_i = Σ_j t_ij.
 // Two variants, chosen per device by the host:
@@ -208,12 +209,14 @@ __kernel void softmax_xent_fwd_bwd_row(
     float wy = 0.0f;
     if (use_probs) {
         // T = Σ_j t_j and Σ_j t_j·(m − f_j), before the gradient needs T.
-        float part = 0.0f;
+        float part = 0.0f, qcheck = 0.0f;
         for (int k = 0; k < C; ++k) {
             const float t = (has_weights ? weights[k] : 1.0f) * ((1.0f - eps) * q[k] + eps * invC);
+            qcheck += q[k] - q[k];
             total += t;
             part += t * (m - f[k]);
         }
+        if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
         row_loss[i] = part + total * log_s;
         if (write_grad) {
             const float a = scale * total / s;
@@ -283,7 +286,7 @@ void softmax_xent_fwd_bwd(
 
     // Pass 1: each work-item's online max/sum over a strided (coalesced) slice, plus the finiteness
     // check and, for probability targets, T.
-    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f;
+    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f, qcheck = 0.0f;
     for (int j = lid; j < C; j += XENT_WG) {
         const float x = f[j];
         check += x - x;
@@ -292,8 +295,12 @@ void softmax_xent_fwd_bwd(
             m = x;
         }
         s += exp(x - m);
-        if (use_probs) total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
+        if (use_probs) {
+            total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
+            qcheck += q[j] - q[j];
+        }
     }
+    if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
     lm[lid] = m;
     ls[lid] = s;
     la[lid] = check;

@@ -16,11 +16,12 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     private var kernels: [String: cl_kernel] = [:]
     /// For arguments a call does not use (OpenCL has no null buffer arguments in every driver).
     private let placeholder: cl_mem
-    /// [first non-finite row, first bad-label row, loss (float bits), unused], preset per call.
+    /// [first non-finite logits row, first bad-label row, loss (float bits), first non-finite target row],
+    /// preset per call.
     private let status: cl_mem
     private let denominator: cl_mem
     private let counter: cl_mem
-    private var statusPreset: [Int32] = [Int32.max, Int32.max, 0, 0]
+    private var statusPreset: [Int32] = [Int32.max, Int32.max, 0, Int32.max]
     private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
     /// Events of the kernels launched while `deviceMilliseconds` profiles.
     private var events: [cl_event]?
@@ -213,8 +214,6 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             (labels, probabilities, useProbabilities) = (l.mem, placeholder, false)
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
-            let host = try download(q)
-            try InputValidation.requireFinite(host, source: "probability targets")
             (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
         }
         let weights = try weightBuffer(options.classWeights)
@@ -248,14 +247,24 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             let label = try downloadLabels(l, from: row, count: 1)[0]
             throw SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: c, ignoreIndex: options.ignoreIndex)
         }
+        if result[3] != Int32.max, case .probabilities(let q) = targets {
+            throw try nonFinite(in: q, row: Int(result[3]), source: "probability targets")
+        }
         if result[0] != Int32.max {
-            let row = Int(result[0])
-            var values = [Float](repeating: 0, count: c)
-            try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, logits.mem, cl_bool(CL_TRUE), row * c * 4, c * 4, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
-            let column = values.firstIndex { !$0.isFinite } ?? 0
-            throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
+            throw try nonFinite(in: logits, row: Int(result[0]), source: "logits")
         }
         return Double(Float(bitPattern: UInt32(bitPattern: result[2])))
+    }
+
+    /// The error for the first non-finite value of a row that the kernel flagged (reads that row only).
+    private func nonFinite(in buffer: OpenCLBuffer, row: Int, source: String) throws -> SoftmaxError {
+        let c = buffer.cols
+        var values = [Float](repeating: 0, count: c)
+        try api.check(values.withUnsafeMutableBytes { bytes in
+            api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), row * c * 4, c * 4, bytes.baseAddress, 0, nil, nil)
+        }, "clEnqueueReadBuffer")
+        let column = values.firstIndex { !$0.isFinite } ?? 0
+        return SoftmaxError.nonFinite(source: source, row: row, column: column, value: values[column])
     }
 
     /// Class weights live on the device; re-uploaded only when they change.

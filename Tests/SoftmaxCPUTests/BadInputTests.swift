@@ -49,4 +49,21 @@ import TestSupport
             _ = try backend.crossEntropy(logits: Matrix(rows: 0, cols: 4), targets: .classIndices([]))
         }
     }
+
+    @Test(arguments: backends)
+    func nonFiniteProbabilityTargetsAreReportedWithTheirPosition(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        var rng = SeededGenerator(seed: 42)
+        let logits = RandomData.logits(6, 300, scale: 1, &rng)
+        var q = RandomData.probabilities(6, 300, &rng)
+        q[4, 123] = .infinity
+        // Through the buffer API: the array conveniences check the host copy first, and the backend
+        // must catch it by itself.
+        func call<B: ComputeBackend>(_ b: B) throws {
+            _ = try b.crossEntropy(logits: try b.makeBuffer(logits), targets: .probabilities(try b.makeBuffer(q)),
+                                   options: CrossEntropyOptions(), outputs: CrossEntropyOutputs())
+        }
+        let error = #expect(throws: SoftmaxError.self) { try call(backend) }
+        #expect(error == .nonFinite(source: "probability targets", row: 4, column: 123, value: .infinity), "\(String(describing: error))")
+    }
 }
