@@ -2,6 +2,7 @@ import ExperimentStore
 import Foundation
 import SoftmaxLabCLI
 import Testing
+import TestSupport
 
 @Suite struct TrainAndRunsCommandTests {
     struct TrainOutput: Decodable {
@@ -18,7 +19,18 @@ import Testing
         return (r, r.exitCode == 0 ? try JSONDecoder().decode(TrainOutput.self, from: Data(r.standardOutput.utf8)) : nil)
     }
 
-    @Test(arguments: ["swift"])
+    /// Every backend this machine has: swift, and opencl where a device exists (CI: PoCL).
+    static let backendNames = ["swift"] + (TestBackends.openCLDevices.isEmpty ? [] : ["opencl"])
+
+    @Test(arguments: backendNames)
+    func blobsTrainsOnEveryBackend(_ backend: String) throws {
+        let (r, out) = try train(["--dataset", "blobs", "--samples", "600", "--features", "4", "--classes", "3", "--epochs", "10",
+                                  "--backend", backend, "--no-record"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(out!.final.validationAccuracy! >= 0.9, "\(backend): \(out!.final.validationAccuracy!)")
+    }
+
+    @Test(arguments: backendNames)
     func digitsEndToEndIsRecorded(_ backend: String) throws {
         let files = try TestFiles()
         let db = files.path("runs.sqlite")
