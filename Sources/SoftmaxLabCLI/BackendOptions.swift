@@ -94,7 +94,7 @@ struct BackendOptions: ParsableArguments {
                     return try OpenCLBackend(api: env.api, device: gpu)
                 }
                 let swift = SwiftBackend()
-                Console.current.note("backend: swift (\(swift.deviceName)); OpenCL has no GPU here (\(env.devices.map(\.name).joined(separator: ", ")) is faster through the Swift backend)")
+                Console.current.note("backend: swift (\(swift.deviceName)); OpenCL has no GPU here, only \(env.devices.map(\.name).joined(separator: ", ")), and on a CPU the Swift backend is faster (--backend opencl to use it anyway)")
                 return swift
             }
         }
