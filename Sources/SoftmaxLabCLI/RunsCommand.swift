@@ -105,6 +105,24 @@ struct RunsCommand: ParsableCommand {
                     let values = params.map { $0[key] ?? "-" }
                     return [Set(values).count > 1 ? "*" : " ", key] + values
                 }))
+            // Bench runs (SoftmaxLab's and the peers'): each op and shape side by side, wall time.
+            let timings = try ids.map { try s.timings($0).filter { $0.timing == "wall" } }
+            let timed = Array(Set(timings.flatMap { $0.map { "\($0.op) \($0.shape)" } })).sorted()
+            if !timed.isEmpty {
+                out.line("")
+                out.line("bench results, GB/s or GFLOP/s (median ms), wall time:")
+                out.line(Table.render(
+                    header: ["op and shape"] + ids.map { "run \($0)" },
+                    rows: timed.map { key in
+                        [key] + timings.map { run in
+                            let rows = run.filter { "\($0.op) \($0.shape)" == key }
+                            return rows.map { t in
+                                let rate = t.gbPerS.map { String(format: "%.1f GB/s", $0) } ?? t.gflopPerS.map { String(format: "%.1f GFLOP/s", $0) } ?? "-"
+                                return "\(t.backend) \(rate) (\(t.medianMs.map(formatted) ?? "-"))"
+                            }.joined(separator: "; ")
+                        }.map { $0.isEmpty ? "-" : $0 }
+                    }))
+            }
             for key in metrics.split(separator: ",").map(String.init) {
                 let series = try ids.map { try s.metrics($0, key: key) }
                 let epochs = Set(series.flatMap { $0.compactMap(\.epoch) }).sorted()

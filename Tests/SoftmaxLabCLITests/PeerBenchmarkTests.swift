@@ -21,7 +21,13 @@ import Testing
         let backends = Set(rows.map { $0["backend"]! })
         #expect(backends.isSuperset(of: ["swift", "numpy"]), "\(rows)")
         #expect(rows.allSatisfy { $0["check_result"] == "ok" })
-        #expect(try ExperimentStore(path: db).runSummaries(kind: .bench).contains { $0.name == "peer numpy" && $0.status == "finished" })
+        let benchRuns = try ExperimentStore(path: db).runSummaries(kind: .bench)
+        #expect(benchRuns.contains { $0.name == "peer numpy" && $0.status == "finished" })
+        // runs compare puts SoftmaxLab and the peer side by side.
+        let compare = CommandRunner.run(["runs", "compare"] + benchRuns.map { "\($0.id)" }.reversed() + ["--db", db])
+        #expect(compare.exitCode == 0, "\(compare.standardError)")
+        let line = compare.standardOutput.split(separator: "\n").first { $0.hasPrefix("xent 64x300") }
+        #expect(line?.contains("swift") == true && line?.contains("numpy") == true, "\(compare.standardOutput)")
     }
 
     @Test func emptyOpMeasuresTheHarness() throws {
