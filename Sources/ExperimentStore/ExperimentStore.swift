@@ -1,5 +1,9 @@
 import Foundation
 import GRDB
+import GRDBSQLite
+
+/// SQLite copies bound text before the call returns.
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// The SQLite file that records every run: configuration, device, loss history, timings.
 ///
@@ -103,13 +107,30 @@ public final class ExperimentStore: Sendable {
         try write { db in try Self.insert(metrics, db) }
     }
 
-    /// One cached statement for every row: ~2 µs a row instead of a record's ~10.
+    /// Inserts rows with one prepared statement bound through SQLite's C API: GRDB's argument
+    /// arrays cost 7 allocations a row, most of the metric writer's time, and that writer shares
+    /// the machine with the training it records.
     static func insert(_ metrics: [MetricRecord], _ db: Database) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO metrics (run_id, key, step, epoch, value, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
             """)
+        let sql = statement.sqliteStatement
+        defer {
+            sqlite3_reset(sql)
+            sqlite3_clear_bindings(sql)
+        }
         for m in metrics {
-            try statement.execute(arguments: [m.runId, m.key, m.step, m.epoch, m.value, m.recordedAt])
+            sqlite3_reset(sql)
+            sqlite3_bind_int64(sql, 1, m.runId)
+            sqlite3_bind_text(sql, 2, m.key, -1, sqliteTransient)
+            if let step = m.step { sqlite3_bind_int64(sql, 3, Int64(step)) } else { sqlite3_bind_null(sql, 3) }
+            if let epoch = m.epoch { sqlite3_bind_int64(sql, 4, Int64(epoch)) } else { sqlite3_bind_null(sql, 4) }
+            if let v = m.value { sqlite3_bind_double(sql, 5, v) } else { sqlite3_bind_null(sql, 5) }
+            sqlite3_bind_text(sql, 6, m.recordedAt, -1, sqliteTransient)
+            let code = sqlite3_step(sql)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sql))))
+            }
         }
     }
 

@@ -1,9 +1,4 @@
 import Foundation
-import GRDB
-import GRDBSQLite
-
-/// SQLite copies bound text before the call returns.
-private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// Commits a run's metrics from a background thread, so recording costs a training step only an
 /// append to a buffer: a transaction at most every `commitInterval` takes every row that arrived
@@ -93,35 +88,15 @@ public final class MetricWriter: @unchecked Sendable {
     /// One transaction for the batch; timestamps are formatted once per millisecond, since a batch
     /// holds hundreds of rows from the same few milliseconds.
     private func commit(_ batch: [Sample]) throws {
-        try store.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO metrics (run_id, key, step, epoch, value, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            var lastMillisecond = -1.0, stamp = ""
-            // Bound through the C API: GRDB's argument arrays cost 7 allocations a row, most of the
-            // writer's time, and the writer shares the machine with the training it records.
-            let sql = statement.sqliteStatement
-            for s in batch {
-                let millisecond = (s.time * 1000).rounded(.down)
-                if millisecond != lastMillisecond {
-                    stamp = Timestamp.string(Date(timeIntervalSince1970: s.time))
-                    lastMillisecond = millisecond
-                }
-                sqlite3_reset(sql)
-                sqlite3_bind_int64(sql, 1, runID)
-                sqlite3_bind_text(sql, 2, s.key, -1, sqliteTransient)
-                if let step = s.step { sqlite3_bind_int64(sql, 3, Int64(step)) } else { sqlite3_bind_null(sql, 3) }
-                if let epoch = s.epoch { sqlite3_bind_int64(sql, 4, Int64(epoch)) } else { sqlite3_bind_null(sql, 4) }
-                if let v = s.value, !v.isNaN { sqlite3_bind_double(sql, 5, v) } else { sqlite3_bind_null(sql, 5) }
-                sqlite3_bind_text(sql, 6, stamp, -1, sqliteTransient)
-                let code = sqlite3_step(sql)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(sql))))
-                }
+        var lastMillisecond = -1.0, stamp = ""
+        try store.record(metrics: batch.map { s in
+            let millisecond = (s.time * 1000).rounded(.down)
+            if millisecond != lastMillisecond {
+                stamp = Timestamp.string(Date(timeIntervalSince1970: s.time))
+                lastMillisecond = millisecond
             }
-            sqlite3_reset(sql)
-            sqlite3_clear_bindings(sql)
-        }
+            return MetricRecord(runId: runID, key: s.key, step: s.step, epoch: s.epoch, value: s.value, recordedAt: stamp)
+        })
     }
 
     private func loop() {
