@@ -43,11 +43,12 @@ extension ComputeBackend {
         guard bias.count == weights.cols else {
             throw SoftmaxError.shapeMismatch(what: "bias", expected: "\(weights.cols) values", got: "\(bias.count)")
         }
+        // Bad targets are rejected before anything is uploaded or computed.
+        try InputValidation.validate(logits: Shape(rows: x.rows, cols: weights.cols), targets: targets, options: options)
         let xb = try makeBuffer(x), wb = try makeBuffer(weights)
         let bb = try makeBuffer(Matrix(rows: 1, cols: bias.count, storage: bias))
         let scores = try makeBuffer(rows: x.rows, cols: weights.cols)
         try linearForward(x: xb, weights: wb, bias: bb, scores: scores)
-        try InputValidation.validate(logits: Shape(rows: x.rows, cols: weights.cols), targets: targets, options: options)
         let grad = try makeBuffer(rows: x.rows, cols: weights.cols)
         let loss = try crossEntropy(logits: scores, targets: try makeTargets(targets), options: options,
                                     outputs: CrossEntropyOutputs(gradient: grad))

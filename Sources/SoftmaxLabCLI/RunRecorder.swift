@@ -8,7 +8,6 @@ import SoftmaxTraining
 final class RunRecorder: TrainingObserver {
     let store: ExperimentStore
     let runID: Int64
-    let deviceID: Int64
     /// Metrics go through a background writer so that per-step logging costs a step almost nothing.
     private let writer: MetricWriter
 
@@ -17,7 +16,7 @@ final class RunRecorder: TrainingObserver {
                             config: Config, seed: UInt64?) throws {
         self.store = store
         let host = ProcessInfo.processInfo.hostName
-        deviceID = try store.register(device: Self.record(device))
+        let deviceID = try store.register(device: Self.record(device))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(config)
