@@ -58,19 +58,19 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     }
 
     static func describe(_ api: OpenCLAPI, platform: cl_platform_id, device: cl_device_id, index: Int) -> OpenCLDevice {
-        func platformString(_ param: Int32) -> String {
+        /// A string property: ask for its size, then read it.
+        func text(_ query: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) -> String {
             var size = 0
-            _ = api.getPlatformInfo(platform, cl_platform_info(param), 0, nil, &size)
+            _ = query(0, nil, &size)
             var bytes = [CChar](repeating: 0, count: size + 1)
-            _ = api.getPlatformInfo(platform, cl_platform_info(param), size, &bytes, nil)
+            _ = bytes.withUnsafeMutableBytes { query(size, $0.baseAddress, nil) }
             return String(cChars: bytes).trimmingSpaces
         }
+        func platformString(_ param: Int32) -> String {
+            text { api.getPlatformInfo(platform, cl_platform_info(param), $0, $1, $2) }
+        }
         func string(_ param: Int32) -> String {
-            var size = 0
-            _ = api.getDeviceInfo(device, cl_device_info(param), 0, nil, &size)
-            var bytes = [CChar](repeating: 0, count: size + 1)
-            _ = api.getDeviceInfo(device, cl_device_info(param), size, &bytes, nil)
-            return String(cChars: bytes).trimmingSpaces
+            text { api.getDeviceInfo(device, cl_device_info(param), $0, $1, $2) }
         }
         func value<T: FixedWidthInteger>(_ param: Int32, _: T.Type) -> T {
             var v: T = 0
