@@ -10,7 +10,7 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 /// WAL mode, foreign keys on, a busy timeout so several processes can write one file, and
 /// immediate write transactions so two writers queue instead of failing. A run is inserted as
 /// `running` before its work starts and its metrics are committed as they come, so a killed
-/// process loses at most the step in flight; the next open marks such runs `interrupted`.
+/// process loses at most the rows of the last `MetricWriter.commitInterval`; the next open marks such runs `interrupted`.
 public final class ExperimentStore: Sendable {
     public static let defaultPath = "softmax-lab.sqlite"
 

@@ -23,7 +23,10 @@ public final class MetricWriter: @unchecked Sendable {
         }
     }
 
-    private let store: ExperimentStore
+    /// Set to nil by the writer thread as it ends, so that after `close()` the writer no longer
+    /// keeps the database open: a process that opens the file next never meets the last
+    /// connection's closing checkpoint, which holds the file exclusively.
+    private var store: ExperimentStore?
     private let runID: Int64
     private let condition = NSCondition()
     private var pending: [Sample] = []
@@ -32,6 +35,7 @@ public final class MetricWriter: @unchecked Sendable {
     private var writerIsWaiting = false
     private var flushRequested = false
     private var closing = false
+    private var threadEnded = false
     /// The longest a row waits before its commit starts.
     public static let commitInterval = 0.02
     private var failure: Error?
@@ -74,12 +78,13 @@ public final class MetricWriter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Flushes and stops the thread; every writer must be closed.
+    /// Flushes, stops the thread and waits until it has let go of the store; every writer must be closed.
     public func close() throws {
         defer {
             condition.lock()
             closing = true
             condition.broadcast()
+            while !threadEnded { condition.wait() }
             condition.unlock()
         }
         try flush()
@@ -89,7 +94,7 @@ public final class MetricWriter: @unchecked Sendable {
     /// holds hundreds of rows from the same few milliseconds.
     private func commit(_ batch: [Sample]) throws {
         var lastMillisecond = -1.0, stamp = ""
-        try store.record(metrics: batch.map { s in
+        try store?.record(metrics: batch.map { s in
             let millisecond = (s.time * 1000).rounded(.down)
             if millisecond != lastMillisecond {
                 stamp = Timestamp.string(Date(timeIntervalSince1970: s.time))
@@ -100,6 +105,13 @@ public final class MetricWriter: @unchecked Sendable {
     }
 
     private func loop() {
+        defer {
+            condition.lock()
+            store = nil
+            threadEnded = true
+            condition.broadcast()
+            condition.unlock()
+        }
         var batch: [Sample] = []
         while true {
             condition.lock()

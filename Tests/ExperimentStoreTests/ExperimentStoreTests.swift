@@ -134,8 +134,11 @@ func sampleRun(pid: Int32? = getpid(), host: String = ProcessInfo.processInfo.ho
         #expect(c != a)
     }
 
-    /// Writes with a separate plain SQLite connection, as another program would.
+    /// Writes with a separate plain SQLite connection, as another program would (one that waits
+    /// when the file is busy, as `sqlite3 -cmd '.timeout 5000'` does).
     private func execute(_ path: String, _ sql: String) throws {
-        try DatabaseQueue(path: path).write { try $0.execute(sql: sql) }
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        try DatabaseQueue(path: path, configuration: config).write { try $0.execute(sql: sql) }
     }
 }

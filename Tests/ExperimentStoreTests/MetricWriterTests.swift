@@ -41,6 +41,22 @@ import Testing
         #expect(throws: (any Error).self) { try writer.close() }
     }
 
+    /// The writer's thread must not be the one that closes the database: the last connection's
+    /// close checkpoints with the file held exclusively, and a program opening it at that moment
+    /// was refused with "database is locked".
+    @Test func closeLetsGoOfTheStore() throws {
+        let t = try TemporaryStore()
+        weak var released: ExperimentStore?
+        try {
+            let store = try ExperimentStore(path: t.path)
+            released = store
+            let writer = MetricWriter(store: store, runID: try store.beginRun(sampleRun(), params: [:]))
+            try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 0.5))
+            try writer.close()
+        }()
+        #expect(released == nil)
+    }
+
     @Test func timestampsAreISO8601UTCWithMilliseconds() {
         #expect(Timestamp.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.string(Date(timeIntervalSince1970: 1_795_932_233.341)) == "2026-11-29T06:03:53.341Z")

@@ -19,7 +19,9 @@ import Testing
         #expect(generous.standardError.contains("no regression against run \(baseline)"))
 
         // Make the baseline impossibly fast for xent 128x500, and its 64x10 check differ.
-        try DatabaseQueue(path: db).write { db in
+        var waiting = Configuration()
+        waiting.busyMode = .timeout(5)
+        try DatabaseQueue(path: db, configuration: waiting).write { db in
             try db.execute(sql: "UPDATE timings SET median_ms = 1e-9 WHERE run_id = ? AND op = 'xent' AND shape = '128x500'", arguments: [baseline])
             try db.execute(sql: "UPDATE timings SET check_result = 'wrong: row 3' WHERE run_id = ? AND op = 'xent' AND shape = '64x10'", arguments: [baseline])
         }
