@@ -8,8 +8,9 @@ import Darwin
 /// so the row-at-a-time kernel spends its time on horizontal reductions and tails (2 GB/s measured);
 /// with lane r holding row r, max, sum and gradient are plain element-wise vector operations.
 ///
-/// C is a generic value parameter so each class count gets its own fully unrolled code: with a
-/// run-time C the transposes were scalar loops with overflow checks, most of the time spent.
+/// The 16 rows come in as 16 overlapping row vectors (row r at f + r·C, its lanes past C being the
+/// next row's logits) and go through a register transpose (`Transpose16`); the gradient goes back
+/// the same way. C is a generic value parameter so each class count gets its own fully unrolled code.
 struct LanesKernel<let C: Int> {
     /// Whole blocks of 16 rows of `rows`, starting at rows.lowerBound; returns the summed loss,
     /// the first row with a non-finite logit, and where the blocks ended.
@@ -20,11 +21,22 @@ struct LanesKernel<let C: Int> {
         var total = 0.0
         var firstBad: Int?
         var i = rows.lowerBound
-        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 2 * C) { scratch in
-            while i + vecWidth <= rows.upperBound {
-                let r = block(f + i &* C, out.gradient.map { $0 + i &* C }, labels: labels + i,
+        let end = rows.upperBound
+        // 16 column vectors of logits, 16 of gradients, and room for a block's 16·C logits plus
+        // the 16 − C floats its last row vector reads past them.
+        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 2 * vecWidth + 17) { buffer in
+            let scratch = buffer.baseAddress!
+            let staging = UnsafeMutableRawPointer(scratch + 2 * vecWidth).assumingMemoryBound(to: Float.self)
+            while i + vecWidth <= end {
+                var source = f + i &* C
+                // A row vector must not read past the range (its end may be the end of the array).
+                if (i &+ vecWidth &- 1) &* C &+ vecWidth > end &* C {
+                    staging.update(from: source, count: vecWidth &* C)
+                    source = UnsafePointer(staging)
+                }
+                let r = block(source, out.gradient.map { $0 + i &* C }, labels: labels + i,
                               rowLoss: out.rowLoss.map { $0 + i }, lse: out.lse.map { $0 + i },
-                              scratch: scratch.baseAddress!, k)
+                              scratch: scratch, staging: staging, k)
                 total += r.loss
                 if !r.finite && firstBad == nil {
                     firstBad = (i..<(i + vecWidth)).first { row in
@@ -37,37 +49,42 @@ struct LanesKernel<let C: Int> {
         return (total, firstBad, i)
     }
 
-    /// One block of 16 class-index rows starting at `f` (16·C floats). `scratch` holds 2·C vectors.
-    /// Returns the block's summed loss and whether all its logits are finite.
+    /// One block of 16 class-index rows starting at `f`; 15·C + 16 floats must be readable there.
+    /// `scratch` holds 32 vectors, `staging` 16 floats for the last gradient rows. Returns the
+    /// block's summed loss and whether all its logits are finite.
     @inline(__always)
     static func block(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>,
         rowLoss: UnsafeMutablePointer<Float>?, lse: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Vec>, _ k: XentConstants
+        scratch: UnsafeMutablePointer<Vec>, staging: UnsafeMutablePointer<Float>, _ k: XentConstants
     ) -> (loss: Double, finite: Bool) {
         let c = C
-        let xs = scratch, es = scratch + c
-        let xf = UnsafeMutableRawPointer(xs).assumingMemoryBound(to: Float.self)
-        let ef = UnsafeMutableRawPointer(es).assumingMemoryBound(to: Float.self)
-        // Transpose in: vector j holds column j of the 16 rows.
-        for r in 0..<vecWidth {
-            for j in 0..<c { xf[j &* vecWidth &+ r] = f[r &* c &+ j] }
-        }
-        var m = xs[0]
-        var check = xs[0] - xs[0]
+        // After the transpose vector j of x holds column j of the 16 rows (vectors C..<16 are unused).
+        let x = scratch, e = scratch + vecWidth
+        for r in 0..<vecWidth { x[r] = load(f + r &* c) }
+        Transpose16.transpose(x)
+        var m = x[0]
+        var check = x[0] - x[0]
         for j in 1..<c {
-            m = maximum(m, xs[j])
-            check += xs[j] - xs[j]
+            m = maximum(m, x[j])
+            check += x[j] - x[j]
         }
         var s = Vec(repeating: 0)
         for j in 0..<c {
-            let e = exp(xs[j] - m)
-            es[j] = e
-            s += e
+            let ej = exp(x[j] - m)
+            e[j] = ej
+            s += ej
         }
+        // Before any lane mask exists: `log` may stay a call, and a mask live across a call came
+        // back as a scalar loop per lane.
+        let logS = log(s)
 
         let y = UnsafeRawPointer(labels).loadUnaligned(as: SIMD16<Int32>.self)
-        let ignored = y .== SIMD16(repeating: k.ignoreIndex)
+        // Integer lane comparisons (and every `replace` under their mask) compile to scalar loops
+        // here; float ones to one vcmpps. Labels are already checked to be in 0..<C or the ignore
+        // index, and no float that a label in 0...15 converts to equals a different ignore index.
+        let yf = Vec(y)
+        let ignored = yf .== Vec(repeating: Float(k.ignoreIndex))
         var wy = Vec(repeating: 1)
         if let w = k.weights {
             for r in 0..<vecWidth where !ignored[r] { wy[r] = w[Int(y[r])] }
@@ -76,30 +93,40 @@ struct LanesKernel<let C: Int> {
         let zero = Vec(repeating: 0)
         // t_j = (1 − ε)·w_y·δ_jy + (ε/C)·w_j; ∂L/∂f_j = scale·(T·p_j − t_j), zero on ignored rows.
         let total = (1 - eps) * wy + uniform * k.weightSum
-        let a = (k.scale * total / s).replacing(with: zero, where: ignored)
-        let b = Vec(repeating: k.scale * uniform).replacing(with: zero, where: ignored)
-        let hot = (k.scale * (1 - eps) * wy).replacing(with: zero, where: ignored)
+        // 1 on rows that count, 0 on ignored ones: multiplying by it stays one vector operation
+        // where a `replace` under a mask that lives this long became a loop over lanes (all the
+        // values it multiplies are finite; non-finite logits are an error).
+        let kept = Vec(repeating: 1).replacing(with: zero, where: ignored)
+        let a = k.scale * total / s * kept
+        let b = k.scale * uniform * kept
+        let hot = k.scale * (1 - eps) * wy * kept
         var smooth = zero, fy = zero
-        // Integer lane comparisons compile to a scalar loop here; float ones to one vcmpps, and
-        // labels below 16 are exact in float.
-        let yf = Vec(y)
         for j in 0..<c {
             let isLabel = yf .== Vec(repeating: Float(j))
             let wj = Vec(repeating: k.weight(j))
-            var gj = a * es[j] - b * wj
+            var gj = a * e[j] - b * wj
             gj.replace(with: gj - hot, where: isLabel)
-            es[j] = gj
-            if eps > 0 { smooth = multiplyAdd(wj, m - xs[j], smooth) }
-            fy.replace(with: xs[j], where: isLabel)
+            e[j] = gj
+            if eps > 0 { smooth = multiplyAdd(wj, m - x[j], smooth) }
+            fy.replace(with: x[j], where: isLabel)
         }
-        let logS = log(s)
         // L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S)
         var loss = (1 - eps) * wy * (m - fy + logS)
         if eps > 0 { loss += uniform * (smooth + k.weightSum * logS) }
-        loss.replace(with: zero, where: ignored)
+        loss *= kept
         if let g {
+            for j in c..<vecWidth { e[j] = zero }
+            Transpose16.transpose(e)
+            // Row r's vector spills 16 − C floats into the rows after it, which later stores
+            // rewrite; rows whose spill would pass the block's end go through `staging` instead
+            // (only row 15 for C ≥ 8, none for C = 16).
             for r in 0..<vecWidth {
-                for j in 0..<c { g[r &* c &+ j] = ef[j &* vecWidth &+ r] }
+                if r &* c &+ vecWidth <= vecWidth &* c {
+                    store(e[r], g + r &* c)
+                } else {
+                    store(e[r], staging)
+                    (g + r &* c).update(from: staging, count: c)
+                }
             }
         }
         if let rowLoss { store(loss, rowLoss) }

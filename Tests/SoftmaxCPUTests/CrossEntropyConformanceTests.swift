@@ -27,6 +27,26 @@ import TestSupport
         }
     }
 
+    /// Each C of the Swift lanes kernel (2...16 is compiled once per C) on row counts that end in
+    /// partial blocks and, for the last count, span two threads' ranges: its row vectors read and
+    /// write past a row's end, which must stay inside the block and the range.
+    @Test(arguments: backends)
+    func smallClassCountsAcrossBlocksAndThreads(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        for c in 2...17 {
+            for n in [16, 45, 65536 / c + 37] {
+                let seed = UInt64(n * 131 + c)
+                var rng = SeededGenerator(seed: seed)
+                let logits = RandomData.logits(n, c, scale: 10, &rng)
+                let labels = RandomData.labels(n, classes: c, &rng)
+                let failures = try Conformance.crossEntropy(
+                    backend, logits: logits, targets: .classIndices(labels), options: .init(reduction: .sum),
+                    context: "\(backendCase) seed \(seed)")
+                #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
+            }
+        }
+    }
+
     @Test(arguments: backends)
     func everyOptionCombination(_ backendCase: BackendCase) throws {
         let backend = try backendCase.make()
