@@ -9,12 +9,16 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 ///
 /// WAL mode, foreign keys on, a busy timeout so several processes can write one file, and
 /// immediate write transactions so two writers queue instead of failing. A run is inserted as
-/// `running` before its work starts and its metrics are committed as they come, so a killed
-/// process loses at most the rows of the last `MetricWriter.commitInterval`; the next open marks such runs `interrupted`.
+/// `running` before its work starts and its metrics are journaled as they come and committed in
+/// groups (`MetricWriter`), so a killed process loses at most the row in flight; the next open
+/// commits the journaled rows and marks such runs `interrupted`.
 public final class ExperimentStore: Sendable {
     public static let defaultPath = "softmax-lab.sqlite"
 
     public let path: String
+    /// `path` made absolute with symlinks resolved: metric journals are named after it, so every
+    /// process finds a run's journal however it spelled the store's path.
+    public let canonicalPath: String
     let queue: DatabaseQueue
 
     public init(path: String) throws {
@@ -28,10 +32,14 @@ public final class ExperimentStore: Sendable {
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         let name = path
         queue = try Self.translating(name) { try DatabaseQueue(path: path, configuration: config) }
+        canonicalPath = Self.canonical(path)
         try enableWAL()
         try write { db in try StoreSchema.migrate(db, path: name) }
         try markInterruptedRuns()
     }
+
+    /// `path` absolute, with symlinks resolved.
+    public static func canonical(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
 
     /// Switches a new file to WAL (the mode is stored in the file, so this happens once per file).
     /// Changing the journal mode needs the file to itself and SQLite answers "busy" at once rather
@@ -173,19 +181,40 @@ public final class ExperimentStore: Sendable {
         }
     }
 
-    /// Marks `running` runs of this host whose process is gone as `interrupted`.
+    /// Marks `running` runs of this host whose process is gone as `interrupted`, after committing
+    /// the metric rows their journals hold beyond the ones already committed.
     @discardableResult
     public func markInterruptedRuns() throws -> Int {
         let host = ProcessInfo.processInfo.hostName
-        return try write { db in
+        var journals: [String] = []
+        let count = try write { db in
             let stale = try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE status = 'running' AND host = ?", arguments: [host])
                 .filter { run in run.pid.map { !Self.processIsAlive($0) } ?? false }
             for run in stale {
+                var error = "process \(run.pid!) on \(host) ended before the run finished"
+                let journal = MetricJournal.path(store: canonicalPath, runID: run.id!)
+                if FileManager.default.fileExists(atPath: journal) {
+                    let recovered = try recoverMetrics(of: run.id!, from: journal, db)
+                    if recovered > 0 { error += "; its last \(recovered) metric rows were recovered from \(journal)" }
+                    journals.append(journal)
+                }
                 try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?", arguments: [
-                    Timestamp.now(), "process \(run.pid!) on \(host) ended before the run finished", run.id])
+                    Timestamp.now(), error, run.id])
             }
             return stale.count
         }
+        for journal in journals { unlink(journal) }
+        return count
+    }
+
+    /// Inserts the journal's rows beyond those the run's own transactions committed (the writer
+    /// commits in the order rows were appended, so the committed ones are the journal's first rows).
+    private func recoverMetrics(of runID: Int64, from journal: String, _ db: Database) throws -> Int {
+        let rows = try MetricJournal.rows(atPath: journal)
+        let committed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [runID]) ?? 0
+        let missing = rows.dropFirst(committed)
+        try Self.insert(MetricWriter.records(missing, runID: runID), db)
+        return missing.count
     }
 
     static func processIsAlive(_ pid: Int32) -> Bool {

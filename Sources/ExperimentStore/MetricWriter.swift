@@ -2,8 +2,10 @@ import Foundation
 
 /// Commits a run's metrics from a background thread, so recording costs a training step only an
 /// append to a buffer: a transaction at most every `commitInterval` takes every row that arrived
-/// since the last one (group commit). A killed process loses at most the rows of the last few
-/// milliseconds. Committing every step instead made per-step logging 13× slower than training.
+/// since the last one (group commit). Committing every step instead made per-step logging 13×
+/// slower than training. Each row is also written to the run's `MetricJournal` before `append`
+/// returns, so a killed process loses at most the row in flight: the next store opened on the file
+/// commits what the journal holds beyond the committed rows.
 public final class MetricWriter: @unchecked Sendable {
     /// A metric as the training thread hands it over: no formatting, no allocation beyond the key.
     public struct Sample: Sendable {
@@ -28,6 +30,7 @@ public final class MetricWriter: @unchecked Sendable {
     /// connection's closing checkpoint, which holds the file exclusively.
     private var store: ExperimentStore?
     private let runID: Int64
+    private let journal: MetricJournal
     private let condition = NSCondition()
     private var pending: [Sample] = []
     private var appended = 0
@@ -40,7 +43,10 @@ public final class MetricWriter: @unchecked Sendable {
     public static let commitInterval = 0.02
     private var failure: Error?
 
-    public init(store: ExperimentStore, runID: Int64) {
+    /// Every metric row of run `runID` must go through this one writer: recovery counts the run's
+    /// committed rows to know where in the journal the uncommitted ones begin.
+    public init(store: ExperimentStore, runID: Int64) throws {
+        journal = try MetricJournal(path: MetricJournal.path(store: store.canonicalPath, runID: runID))
         self.store = store
         self.runID = runID
         pending.reserveCapacity(1024)
@@ -55,6 +61,7 @@ public final class MetricWriter: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if let failure { throw failure }
+        try journal.append(sample)
         pending.append(sample)
         appended += 1
         // Wake the writer only when it sleeps; while it commits, rows pile up for the next batch.
@@ -78,7 +85,9 @@ public final class MetricWriter: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Flushes, stops the thread and waits until it has let go of the store; every writer must be closed.
+    /// Flushes, stops the thread and waits until it has let go of the store, then deletes the
+    /// journal (after a failure too: the run is then marked failed, and its rows are not recovered).
+    /// Every writer must be closed.
     public func close() throws {
         defer {
             condition.lock()
@@ -86,6 +95,7 @@ public final class MetricWriter: @unchecked Sendable {
             condition.broadcast()
             while !threadEnded { condition.wait() }
             condition.unlock()
+            journal.remove()
         }
         try flush()
     }
@@ -93,15 +103,19 @@ public final class MetricWriter: @unchecked Sendable {
     /// One transaction for the batch; timestamps are formatted once per millisecond, since a batch
     /// holds hundreds of rows from the same few milliseconds.
     private func commit(_ batch: [Sample]) throws {
+        try store?.record(metrics: Self.records(batch, runID: runID))
+    }
+
+    static func records(_ batch: some Collection<Sample>, runID: Int64) -> [MetricRecord] {
         var lastMillisecond = -1.0, stamp = ""
-        try store?.record(metrics: batch.map { s in
+        return batch.map { s in
             let millisecond = (s.time * 1000).rounded(.down)
             if millisecond != lastMillisecond {
                 stamp = Timestamp.string(Date(timeIntervalSince1970: s.time))
                 lastMillisecond = millisecond
             }
             return MetricRecord(runId: runID, key: s.key, step: s.step, epoch: s.epoch, value: s.value, recordedAt: stamp)
-        })
+        }
     }
 
     private func loop() {

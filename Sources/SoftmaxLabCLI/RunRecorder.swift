@@ -26,7 +26,12 @@ final class RunRecorder: TrainingObserver {
             seed: seed.map { Int64(bitPattern: $0) }, gitCommit: Self.gitCommit(), host: host, pid: getpid(),
             toolVersion: SoftmaxLab.configuration.version, commandLine: Console.current.commandLine)
         runID = try store.beginRun(run, params: ExperimentStore.flatten(json: json))
-        writer = MetricWriter(store: store, runID: runID)
+        do {
+            writer = try MetricWriter(store: store, runID: runID)
+        } catch {
+            try? store.finishRun(runID, status: .failed, error: String(describing: error))
+            throw error
+        }
     }
 
     func trainingDidFinishStep(_ step: Int, epoch: Int, loss: Double) throws {

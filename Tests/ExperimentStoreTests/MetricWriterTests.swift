@@ -7,7 +7,7 @@ import Testing
         let t = try TemporaryStore()
         let store = try ExperimentStore(path: t.path)
         let run = try store.beginRun(sampleRun(), params: [:])
-        let writer = MetricWriter(store: store, runID: run)
+        let writer = try MetricWriter(store: store, runID: run)
         for i in 0..<5000 { try writer.append(.init(key: "step_loss", step: i, epoch: i / 100, value: Double(i))) }
         try writer.append([.init(key: "val_acc", step: 4999, epoch: 50, value: .nan)])
         try writer.close()
@@ -22,7 +22,7 @@ import Testing
         let t = try TemporaryStore()
         let store = try ExperimentStore(path: t.path)
         let run = try store.beginRun(sampleRun(), params: [:])
-        let writer = MetricWriter(store: store, runID: run)
+        let writer = try MetricWriter(store: store, runID: run)
         try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 0.5))
         try writer.flush()
         // Read through a separate connection, as another process would.
@@ -34,7 +34,7 @@ import Testing
         let t = try TemporaryStore()
         let store = try ExperimentStore(path: t.path)
         // No such run: the foreign key fails the commit.
-        let writer = MetricWriter(store: store, runID: 12345)
+        let writer = try MetricWriter(store: store, runID: 12345)
         try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 1))
         #expect(throws: (any Error).self) { try writer.flush() }
         #expect(throws: (any Error).self) { try writer.append(.init(key: "train_loss", step: 2, epoch: 1, value: 1)) }
@@ -50,7 +50,7 @@ import Testing
         try {
             let store = try ExperimentStore(path: t.path)
             released = store
-            let writer = MetricWriter(store: store, runID: try store.beginRun(sampleRun(), params: [:]))
+            let writer = try MetricWriter(store: store, runID: try store.beginRun(sampleRun(), params: [:]))
             try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 0.5))
             try writer.close()
         }()

@@ -1,5 +1,6 @@
 import ExperimentStore
 import Foundation
+import GRDB
 import Testing
 
 /// The store across real processes: the `softmax-lab` binary that `swift test` builds beside the tests.
@@ -53,26 +54,45 @@ import Testing
         }
     }
 
-    @Test func aKilledRunIsMarkedInterruptedAndTheFileStaysReadable() throws {
+    /// SIGKILL mid-run loses at most the row in flight: the process is first frozen (SIGSTOP) to
+    /// count the rows its journal holds, then killed; the next open must have committed exactly
+    /// those, steps without a gap, and the file must pass an integrity check.
+    @Test func aKilledRunIsMarkedInterruptedAndLosesNoJournaledRow() throws {
         let files = try TestFiles()
         let db = files.path("killed.sqlite")
         let p = try Self.launch(["train", "--dataset", "blobs", "--samples", "20000", "--epochs", "100000", "--log-every", "1", "--db", db])
         // Wait until some steps are committed.
         let deadline = Date().addingTimeInterval(60)
         var committed = 0
+        var runID: Int64?
         while committed < 50, Date() < deadline {
             Thread.sleep(forTimeInterval: 0.1)
             if FileManager.default.fileExists(atPath: db), let store = try? ExperimentStore(path: db), let run = try? store.runSummaries().first {
+                runID = run.id
                 committed = (try? store.metrics(run.id, key: "step_loss").count) ?? 0
             }
         }
+        let run = try #require(runID)
+        kill(p.processIdentifier, SIGSTOP)
+        // Read-only: the frozen process may hold the write lock, which a store's open would wait for.
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let committedAtStop = try DatabaseQueue(path: db, configuration: readOnly).read {
+            try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [run]) ?? 0
+        }
+        let journaled = try MetricJournal.rows(atPath: MetricJournal.path(store: ExperimentStore.canonical(db), runID: run))
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(p.terminationReason == .uncaughtSignal)
+        #expect(journaled.count >= committedAtStop && committedAtStop >= committed)
+
         let store = try ExperimentStore(path: db)
-        let run = try #require(try store.runSummaries().first)
-        #expect(run.status == "interrupted")
-        #expect(try store.metrics(run.id, key: "step_loss").count >= committed)
+        let summary = try #require(try store.runSummaries().first)
+        #expect(summary.status == "interrupted")
+        let rows = try store.metrics(run)
+        #expect(rows.count == journaled.count, "committed \(committedAtStop) before the kill, journaled \(journaled.count)")
+        let steps = try store.metrics(run, key: "step_loss").compactMap(\.step)
+        #expect(steps == Array((steps.first ?? 0)..<((steps.first ?? 0) + steps.count)), "step_loss steps have a gap")
         #expect(try store.query("PRAGMA integrity_check").first?["integrity_check"] == "ok")
     }
 }

@@ -28,7 +28,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("100,000 metric rows through MetricWriter") { benchmark in
         let (store, run) = try freshStore()
-        let writer = MetricWriter(store: store, runID: run)
+        let writer = try MetricWriter(store: store, runID: run)
         benchmark.startMeasurement()
         for i in 0..<100_000 { try writer.append(MetricWriter.Sample(key: "step_loss", step: i, epoch: i / 1000, value: Double(i))) }
         try writer.close()

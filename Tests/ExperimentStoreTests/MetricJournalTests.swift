@@ -1,0 +1,119 @@
+import ExperimentStore
+import Foundation
+import Testing
+
+@Suite struct MetricJournalTests {
+    static func samples(_ count: Int) -> [MetricWriter.Sample] {
+        (0..<count).map { (i: Int) -> MetricWriter.Sample in
+            let key: String = i % 3 == 0 ? "step_loss" : "relative_error_∂W_opencl_\(i)"
+            let step: Int? = i % 5 == 0 ? nil : i
+            let epoch: Int? = i % 7 == 0 ? nil : i / 10
+            let value: Double? = i % 11 == 0 ? nil : Double(i) * 0.25
+            return MetricWriter.Sample(key: key, step: step, epoch: epoch, value: value, time: 1_795_900_000 + Double(i))
+        }
+    }
+
+    static func expectEqual(_ got: [MetricWriter.Sample], _ want: [MetricWriter.Sample]) {
+        #expect(got.count == want.count)
+        for (g, w) in zip(got, want) {
+            #expect(g.key == w.key && g.step == w.step && g.epoch == w.epoch && g.value == w.value && g.time == w.time,
+                    "\(g) vs \(w)")
+        }
+    }
+
+    /// Past the first 1 MiB the file grows; every field, nil or not, comes back.
+    @Test func rowsComeBackAsAppended() throws {
+        let t = try TemporaryStore()
+        let path = t.path + ".journal"
+        let rows = Self.samples(30_000)
+        let journal = try MetricJournal(path: path)
+        for r in rows { try journal.append(r) }
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0 > 1 << 20)
+        Self.expectEqual(try MetricJournal.rows(atPath: path), rows)
+        journal.remove()
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    /// A row torn by the process's death (cut short, or with bytes that never arrived) ends the rows.
+    @Test func aTornLastRowIsDropped() throws {
+        let t = try TemporaryStore()
+        let path = t.path + ".journal"
+        let rows = Self.samples(3)
+        do {
+            let journal = try MetricJournal(path: path)
+            for r in rows { try journal.append(r) }
+        }
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let lastStart = try MetricJournal.rows(atPath: path).count == 3 ? Self.recordStarts(whole)[2] : -1
+        #expect(lastStart > 0)
+
+        var cut = whole.prefix(lastStart + 20)
+        try cut.write(to: URL(fileURLWithPath: path))
+        Self.expectEqual(try MetricJournal.rows(atPath: path), Array(rows.prefix(2)))
+
+        cut = whole
+        cut[lastStart + 50] ^= 0xff
+        try cut.write(to: URL(fileURLWithPath: path))
+        Self.expectEqual(try MetricJournal.rows(atPath: path), Array(rows.prefix(2)))
+    }
+
+    /// Offsets of the records, from their length fields.
+    static func recordStarts(_ data: Data) -> [Int] {
+        var starts: [Int] = [], offset = 0
+        while offset + 4 <= data.count {
+            let size = data[offset..<offset + 4].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            if size == 0 { break }
+            starts.append(offset)
+            offset += size
+        }
+        return starts
+    }
+
+    /// A run whose process died with rows journaled but not committed: the next open commits them,
+    /// after the committed ones and in order, says so in the run's error, and deletes the journal,
+    /// also when the store is opened through another spelling of its path.
+    @Test func theNextOpenCommitsWhatOnlyTheJournalHeld() throws {
+        let t = try TemporaryStore()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        let rows = (0..<10).map { MetricWriter.Sample(key: "step_loss", step: $0, epoch: 0, value: Double($0), time: 1_795_900_000) }
+        let run: Int64
+        let journalPath: String
+        do {
+            let store = try ExperimentStore(path: t.path)
+            run = try store.beginRun(sampleRun(pid: p.processIdentifier), params: [:])
+            journalPath = MetricJournal.path(store: store.canonicalPath, runID: run)
+            let journal = try MetricJournal(path: journalPath)
+            for r in rows { try journal.append(r) }
+            // The writer had committed the first four before the process died.
+            try store.record(metrics: rows.prefix(4).map {
+                MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value, recordedAt: Timestamp.now())
+            })
+        }
+        let link = t.folder.appendingPathComponent("link.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: t.path)
+        let reopened = try ExperimentStore(path: link)
+        let recovered = try reopened.metrics(run, key: "step_loss")
+        #expect(recovered.map(\.step) == Array(0..<10))
+        #expect(recovered.map(\.value) == (0..<10).map { Double($0) })
+        let record = try #require(try reopened.run(run))
+        #expect(record.status == .interrupted)
+        #expect(record.error?.contains("its last 6 metric rows were recovered") == true, "\(record.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: journalPath))
+    }
+
+    @Test func aClosedWriterLeavesNoJournal() throws {
+        let t = try TemporaryStore()
+        let store = try ExperimentStore(path: t.path)
+        let run = try store.beginRun(sampleRun(), params: [:])
+        let writer = try MetricWriter(store: store, runID: run)
+        let path = MetricJournal.path(store: store.canonicalPath, runID: run)
+        try writer.append(.init(key: "train_loss", step: 1, epoch: 1, value: 0.5))
+        #expect(FileManager.default.fileExists(atPath: path))
+        try writer.close()
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(try store.metrics(run).count == 1)
+    }
+}
