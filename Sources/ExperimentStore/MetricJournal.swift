@@ -19,14 +19,16 @@ import Darwin
 /// flags (UInt32: step, epoch, value present), key length (UInt32), key (UTF-8). Reading stops at
 /// the first record whose length or checksum is wrong: the one in flight when the process died.
 public final class MetricJournal {
-    /// Address space reserved up front; the file itself grows by `growth` as rows arrive.
-    static let reservedBytes = 1 << 36
+    /// Address space to reserve up front, largest first (an address-space limit may refuse the
+    /// first); the file itself grows by `growth` as rows arrive.
+    static let reservations = [1 << 36, 1 << 32, 1 << 28]
     static let growth = 1 << 20
     static let headerBytes = 48
 
     public let path: String
     private let fd: Int32
     private let base: UnsafeMutableRawPointer
+    private let reserved: Int
     private var fileSize = 0
     private var end = 0
 
@@ -38,17 +40,21 @@ public final class MetricJournal {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(errno))))") }
-        guard let p = mmap(nil, Self.reservedBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+        var mapping: (UnsafeMutableRawPointer, Int)?
+        for size in Self.reservations where mapping == nil {
+            if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED { mapping = (p, size) }
+        }
+        guard let mapping else {
             let reason = String(cString: strerror(errno))
             close(fd)
             unlink(path)
             throw StoreError("\(path): cannot map the metrics journal (\(reason))")
         }
-        base = p
+        (base, reserved) = mapping
     }
 
     deinit {
-        munmap(base, Self.reservedBytes)
+        munmap(base, reserved)
         close(fd)
     }
 
@@ -75,7 +81,7 @@ public final class MetricJournal {
 
     private func grow(to needed: Int) throws {
         let size = (needed + Self.growth - 1) / Self.growth * Self.growth
-        guard size <= Self.reservedBytes else { throw StoreError("\(path): the metrics journal is full (\(Self.reservedBytes >> 30) GiB)") }
+        guard size <= reserved else { throw StoreError("\(path): the metrics journal is full (\(reserved >> 20) MiB of rows)") }
         guard ftruncate(fd, off_t(size)) == 0 else {
             throw StoreError("\(path): cannot grow the metrics journal (\(String(cString: strerror(errno))))")
         }
