@@ -41,6 +41,9 @@ public final class MetricWriter: @unchecked Sendable {
     private var threadEnded = false
     /// The longest a row waits before its commit starts.
     public static let commitInterval = 0.02
+    /// How far the writer thread keeps the journal's file grown and its pages faulted in ahead of
+    /// the rows (2 MiB: some 30,000 rows), so appending never waits on the file system.
+    static let journalLead = 2 << 20
     private var failure: Error?
 
     /// Every metric row of run `runID` must go through this one writer: recovery counts the run's
@@ -118,6 +121,14 @@ public final class MetricWriter: @unchecked Sendable {
         }
     }
 
+    /// Grows the journal under the lock (appends read its size), faults its new pages in outside it.
+    private func prepareJournal() {
+        condition.lock()
+        let fresh = try? journal.extend(lead: Self.journalLead)
+        condition.unlock()
+        if let range = fresh ?? nil { journal.populate(range) }
+    }
+
     private func loop() {
         defer {
             condition.lock()
@@ -128,6 +139,7 @@ public final class MetricWriter: @unchecked Sendable {
         }
         var batch: [Sample] = []
         while true {
+            prepareJournal()
             condition.lock()
             while pending.isEmpty && !closing {
                 writerIsWaiting = true

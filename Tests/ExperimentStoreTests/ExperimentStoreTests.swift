@@ -20,6 +20,15 @@ func sampleRun(pid: Int32? = getpid(), host: String = ProcessInfo.processInfo.ho
               toolVersion: "test", commandLine: "softmax-lab train")
 }
 
+/// The pid of a process that has certainly ended (started and waited for).
+func endedProcessID() throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/true")
+    try p.run()
+    p.waitUntilExit()
+    return p.processIdentifier
+}
+
 @Suite struct ExperimentStoreTests {
     @Test func migrationsFromEmptyCreateTheDocumentedTablesAndViews() throws {
         let t = try TemporaryStore()
@@ -52,22 +61,18 @@ func sampleRun(pid: Int32? = getpid(), host: String = ProcessInfo.processInfo.ho
 
     @Test func staleRunningRunsOfDeadProcessesAreMarkedInterrupted() throws {
         let t = try TemporaryStore()
-        // A process that has certainly ended (started and waited for).
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
-        p.waitUntilExit()
+        let ended = try endedProcessID()
         var ids: [Int64] = []
         do {
             let store = try ExperimentStore(path: t.path)
-            ids.append(try store.beginRun(sampleRun(pid: p.processIdentifier), params: [:]))
+            ids.append(try store.beginRun(sampleRun(pid: ended), params: [:]))
             ids.append(try store.beginRun(sampleRun(), params: [:]))
-            ids.append(try store.beginRun(sampleRun(pid: p.processIdentifier, host: "some-other-host"), params: [:]))
+            ids.append(try store.beginRun(sampleRun(pid: ended, host: "some-other-host"), params: [:]))
         }
         let reopened = try ExperimentStore(path: t.path)
         let dead = try #require(try reopened.run(ids[0]))
         #expect(dead.status == .interrupted)
-        #expect(dead.error?.contains("process \(p.processIdentifier)") == true && dead.endedAt != nil)
+        #expect(dead.error?.contains("process \(ended)") == true && dead.endedAt != nil)
         #expect(try reopened.run(ids[1])?.status == .running, "this process is alive")
         #expect(try reopened.run(ids[2])?.status == .running, "another host's process cannot be checked")
     }

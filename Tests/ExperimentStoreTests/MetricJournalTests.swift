@@ -74,16 +74,12 @@ import Testing
     /// also when the store is opened through another spelling of its path.
     @Test func theNextOpenCommitsWhatOnlyTheJournalHeld() throws {
         let t = try TemporaryStore()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
-        p.waitUntilExit()
         let rows = (0..<10).map { MetricWriter.Sample(key: "step_loss", step: $0, epoch: 0, value: Double($0), time: 1_795_900_000) }
         let run: Int64
         let journalPath: String
         do {
             let store = try ExperimentStore(path: t.path)
-            run = try store.beginRun(sampleRun(pid: p.processIdentifier), params: [:])
+            run = try store.beginRun(sampleRun(pid: try endedProcessID()), params: [:])
             journalPath = MetricJournal.path(store: store.canonicalPath, runID: run)
             let journal = try MetricJournal(path: journalPath)
             for r in rows { try journal.append(r) }
