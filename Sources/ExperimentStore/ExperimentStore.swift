@@ -194,9 +194,15 @@ public final class ExperimentStore: Sendable {
                 var error = "process \(run.pid!) on \(host) ended before the run finished"
                 let journal = MetricJournal.path(store: canonicalPath, runID: run.id!)
                 if FileManager.default.fileExists(atPath: journal) {
-                    let recovered = try recoverMetrics(of: run.id!, from: journal, db)
-                    if recovered > 0 { error += "; its last \(recovered) metric rows were recovered from \(journal)" }
-                    journals.append(journal)
+                    // A journal that cannot be read must not keep the store from opening.
+                    do {
+                        let rows = try MetricJournal.rows(atPath: journal)
+                        let recovered = try recoverMetrics(rows, of: run.id!, db)
+                        if recovered > 0 { error += "; its last \(recovered) metric rows were recovered from \(journal)" }
+                        journals.append(journal)
+                    } catch let failure as StoreError {
+                        error += "; its metrics journal was not recovered: \(failure)"
+                    }
                 }
                 try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?", arguments: [
                     Timestamp.now(), error, run.id])
@@ -209,8 +215,7 @@ public final class ExperimentStore: Sendable {
 
     /// Inserts the journal's rows beyond those the run's own transactions committed (the writer
     /// commits in the order rows were appended, so the committed ones are the journal's first rows).
-    private func recoverMetrics(of runID: Int64, from journal: String, _ db: Database) throws -> Int {
-        let rows = try MetricJournal.rows(atPath: journal)
+    private func recoverMetrics(_ rows: [MetricWriter.Sample], of runID: Int64, _ db: Database) throws -> Int {
         let committed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [runID]) ?? 0
         let missing = rows.dropFirst(committed)
         try Self.insert(MetricWriter.records(missing, runID: runID), db)

@@ -11,13 +11,14 @@ import Darwin
 /// (no system call); a `write` per row would have cost more than the training steps it records.
 ///
 /// The next `ExperimentStore` opened on this host that finds the run's process gone inserts the
-/// rows its transactions had not committed (`recover`) and deletes the file; a writer that closes
-/// normally deletes it itself.
+/// rows its transactions had not committed (`markInterruptedRuns`) and deletes the file; a writer
+/// that closes normally deletes it itself.
 ///
 /// Format: records one after another, each 8-byte aligned: length (UInt32, whole record),
-/// checksum (UInt32, FNV-1a of the rest by 8-byte words), time (Double), step, epoch (Int64), value (Double),
-/// flags (UInt32: step, epoch, value present), key length (UInt32), key (UTF-8). Reading stops at
-/// the first record whose length or checksum is wrong: the one in flight when the process died.
+/// checksum (UInt32, FNV-1a of the rest by 8-byte words), time (Double), step, epoch (Int64),
+/// value (Double), flags (UInt32: step, epoch, value present), key length (UInt32), key (UTF-8).
+/// Reading stops at the first record whose length or checksum is wrong: the one in flight when the
+/// process died.
 public final class MetricJournal {
     /// Address space to reserve up front, largest first (an address-space limit may refuse the
     /// first); the file itself grows by `growth` as rows arrive.

@@ -100,6 +100,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: journalPath))
     }
 
+    @Test func aJournalThatCannotBeReadDoesNotKeepTheStoreFromOpening() throws {
+        let t = try TemporaryStore()
+        let run: Int64
+        do {
+            let store = try ExperimentStore(path: t.path)
+            run = try store.beginRun(sampleRun(pid: try endedProcessID()), params: [:])
+            // Something in the journal's place that is not a readable file.
+            try FileManager.default.createDirectory(atPath: MetricJournal.path(store: store.canonicalPath, runID: run),
+                                                    withIntermediateDirectories: false)
+        }
+        let reopened = try ExperimentStore(path: t.path)
+        let record = try #require(try reopened.run(run))
+        #expect(record.status == .interrupted)
+        #expect(record.error?.contains("its metrics journal was not recovered") == true, "\(record.error ?? "")")
+    }
+
     @Test func aClosedWriterLeavesNoJournal() throws {
         let t = try TemporaryStore()
         let store = try ExperimentStore(path: t.path)
