@@ -15,14 +15,19 @@
 //     work-item onto one core's SIMD units; barriers and local memory would become loops there); the
 //     exponentials of pass 1 are kept in the gradient row, so each element costs one exp;
 //   softmax_xent_fwd_bwd:     one work-group of XENT_WG work-items per row, strided (coalesced) accesses
-//     and local-memory tree reductions (GPUs, large C).
-// Both read each logit twice (statistics, then gradient); the second read hits cache for rows that fit.
+//     and local-memory tree reductions (GPUs, large C); each work-item keeps XENT_CACHE of its
+//     logits in registers between the passes, so rows up to XENT_WG·XENT_CACHE are read once.
+// The row variant reads each logit twice (statistics, then gradient); the second read hits cache for
+// rows that fit.
 
 #ifndef VW
 #define VW 16
 #endif
 #ifndef XENT_WG
 #define XENT_WG 256
+#endif
+#ifndef XENT_CACHE
+#define XENT_CACHE 32
 #endif
 #ifndef XENT_BLOCK
 #define XENT_BLOCK 2048
@@ -269,6 +274,39 @@ inline void merge_stats(float* m, float* s, const float m2, const float s2) {
     *m = mm;
 }
 
+// Pass 1 of the work-group variant for one element: online max/sum, finiteness, and for
+// probability targets T and their finiteness.
+inline void wg_statistics(const float x, const int j, __global const float* q, __global const float* weights,
+                          const int use_probs, const int has_weights, const float eps, const float invC,
+                          float* m, float* s, float* check, float* total, float* qcheck) {
+    *check += x - x;
+    if (x > *m) {
+        *s *= exp(*m - x);
+        *m = x;
+    }
+    *s += exp(x - *m);
+    if (use_probs) {
+        *total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
+        *qcheck += q[j] - q[j];
+    }
+}
+
+// Pass 2 for one element: writes the gradient and returns t_j·(m − f_j), its part of the loss.
+inline float wg_gradient(const float x, const int j, __global const float* q, __global const float* weights,
+                         const int use_probs, const int has_weights, const float eps, const float invC, const int counted,
+                         const int y, const float wy, const float a, const float m, const float scale,
+                         __global float* g, const int write_grad) {
+    const float w = has_weights ? weights[j] : 1.0f;
+    float t;
+    if (use_probs) t = w * ((1.0f - eps) * q[j] + eps * invC);
+    else t = counted ? eps * invC * w + (j == y ? (1.0f - eps) * wy : 0.0f) : 0.0f;
+    if (write_grad) g[j] = a * exp(x - m) - scale * t;
+    return t * (m - x);
+}
+
+// One work-group per row. Each work-item keeps its first XENT_CACHE elements of the row in
+// registers between the passes, so a row of up to XENT_WG·XENT_CACHE floats (32768 with the GPU
+// default of 1024 work-items) is read from memory once; the rest of a longer row is read again.
 __kernel __attribute__((reqd_work_group_size(XENT_WG, 1, 1)))
 void softmax_xent_fwd_bwd(
     const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
@@ -283,22 +321,22 @@ void softmax_xent_fwd_bwd(
     __global float* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
+    const int uncached = lid + XENT_CACHE * XENT_WG;
 
     // Pass 1: each work-item's online max/sum over a strided (coalesced) slice, plus the finiteness
     // check and, for probability targets, T.
     float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f, qcheck = 0.0f;
-    for (int j = lid; j < C; j += XENT_WG) {
-        const float x = f[j];
-        check += x - x;
-        if (x > m) {
-            s *= exp(m - x);
-            m = x;
+    float cache[XENT_CACHE > 0 ? XENT_CACHE : 1];
+    #pragma unroll
+    for (int k = 0; k < XENT_CACHE; ++k) {
+        const int j = lid + k * XENT_WG;
+        if (j < C) {
+            cache[k] = f[j];
+            wg_statistics(cache[k], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
         }
-        s += exp(x - m);
-        if (use_probs) {
-            total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
-            qcheck += q[j] - q[j];
-        }
+    }
+    for (int j = uncached; j < C; j += XENT_WG) {
+        wg_statistics(f[j], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
     }
     if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
     lm[lid] = m;
@@ -336,14 +374,15 @@ void softmax_xent_fwd_bwd(
     // Pass 2: the gradient and this slice's part of the loss.
     const float a = counted ? scale * total / s : 0.0f;
     float part = 0.0f;
-    for (int j = lid; j < C; j += XENT_WG) {
-        const float x = f[j];
-        const float w = has_weights ? weights[j] : 1.0f;
-        float t;
-        if (use_probs) t = w * ((1.0f - eps) * q[j] + eps * invC);
-        else t = counted ? eps * invC * w + (j == y ? (1.0f - eps) * wy : 0.0f) : 0.0f;
-        if (write_grad) g[j] = a * exp(x - m) - scale * t;
-        part += t * (m - x);
+    #pragma unroll
+    for (int k = 0; k < XENT_CACHE; ++k) {
+        const int j = lid + k * XENT_WG;
+        if (j < C) {
+            part += wg_gradient(cache[k], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
+        }
+    }
+    for (int j = uncached; j < C; j += XENT_WG) {
+        part += wg_gradient(f[j], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
     }
     la[lid] = part;
     barrier(CLK_LOCAL_MEM_FENCE);

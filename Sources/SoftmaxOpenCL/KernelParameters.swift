@@ -12,28 +12,34 @@ public struct KernelParameters: Sendable, Hashable {
     public var xentVariant: XentVariant?
     /// Work-items per row in the work-group-per-row variant (a power of two).
     public var xentWorkGroupSize: Int
+    /// Logits per work-item kept in registers between the two passes of the work-group-per-row
+    /// variant: rows up to `xentWorkGroupSize · xentCache` floats are read from memory once.
+    public var xentCache: Int
     /// Vector width of the row-per-work-item variant: 4, 8 or 16.
     public var vectorWidth: Int
     /// Tile edge of the matrix products.
     public var tile: Int
 
-    public init(xentVariant: XentVariant? = nil, xentWorkGroupSize: Int = 256, vectorWidth: Int = 16, tile: Int = 16) {
+    public init(xentVariant: XentVariant? = nil, xentWorkGroupSize: Int = 256, xentCache: Int = 32, vectorWidth: Int = 16, tile: Int = 16) {
         self.xentVariant = xentVariant
         self.xentWorkGroupSize = xentWorkGroupSize
+        self.xentCache = xentCache
         self.vectorWidth = vectorWidth
         self.tile = tile
     }
 
-    /// Defaults for a device: work-groups no larger than it allows.
+    /// Defaults for a device: work-groups no larger than it allows. GPUs get 1024 work-items per row
+    /// (where allowed), so that with 32 cached logits each a row of 32000 classes is read once — the
+    /// shape of the fast persistent softmax kernels on NVIDIA GPUs; not yet measured on one here.
     public static func automatic(for device: OpenCLDevice) -> KernelParameters {
-        var p = KernelParameters()
+        var p = KernelParameters(xentWorkGroupSize: device.isGPU ? 1024 : 256)
         while p.xentWorkGroupSize > max(device.maxWorkGroupSize, 1) { p.xentWorkGroupSize /= 2 }
         while p.tile * p.tile > max(device.maxWorkGroupSize, 1) { p.tile /= 2 }
         return p
     }
 
     var defines: String {
-        "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define TILE \(tile)\n"
+        "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define XENT_CACHE \(xentCache)\n#define TILE \(tile)\n"
     }
 
     /// The variant for a row length on a device.

@@ -1,7 +1,10 @@
 // softmax-lab-device: the device check without Foundation (about a tenth of softmax-lab's static
 // size), for GPU machines that have no Swift toolchain: every OpenCL device's fused kernel checked
-// against the float64 oracle, then timed beside a copy of the same bytes.
-//   softmax-lab-device [--shapes 1024x32000,8192x128000] [--repeat 20]
+// against the float64 oracle, then timed beside a copy of the same bytes, for each kernel
+// configuration asked for (device time is scarce: one run compares them all).
+//   softmax-lab-device [--shapes 1024x32000,8192x128000] [--repeat 20] [--params auto,row,wg1024c32,…]
+// params: auto (the backend's choice for the device), row (one work-item per row), wgNcM (one
+// work-group of N work-items per row, M logits each kept in registers).
 import SoftmaxCore
 import SoftmaxCPU
 import SoftmaxOpenCL
@@ -12,6 +15,7 @@ import Glibc
 
 var shapes = [(1024, 32000), (8192, 128000), (4096, 1000), (65536, 10)]
 var repeats = 20
+var configurations = ["auto"]
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     switch flag {
@@ -21,10 +25,27 @@ while let flag = arguments.popFirst() {
             return p.count == 2 ? (p[0], p[1]) : nil
         }
     case "--repeat": repeats = Int(arguments.popFirst() ?? "") ?? repeats
+    case "--params": configurations = (arguments.popFirst() ?? "").split(separator: ",").map(String.init)
     default:
-        print("usage: softmax-lab-device [--shapes NxC,…] [--repeat R]")
+        print("usage: softmax-lab-device [--shapes NxC,…] [--repeat R] [--params auto,row,wgNcM,…]")
         exit(2)
     }
+}
+
+/// nil for `auto`; a configuration that does not parse ends the program with a sentence.
+func parameters(_ name: String) -> KernelParameters?? {
+    if name == "auto" { return .some(nil) }
+    if name == "row" { return KernelParameters(xentVariant: .rowPerWorkItem) }
+    let parts = name.dropFirst(2).split(separator: "c").compactMap { Int($0) }
+    guard name.hasPrefix("wg"), parts.count == 2, parts[0] > 0, parts[0] & (parts[0] - 1) == 0, parts[1] >= 0 else { return nil }
+    return KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: parts[0], xentCache: parts[1])
+}
+let chosen: [(name: String, parameters: KernelParameters?)] = configurations.map { name in
+    guard let p = parameters(name) else {
+        print("--params: '\(name)' is not auto, row or wgNcM (N a power of two, e.g. wg1024c32)")
+        exit(2)
+    }
+    return (name, p)
 }
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
@@ -43,47 +64,50 @@ var failed = false
 for device in devices {
     print("device \(device.index): \(device.name) (\(device.platformName), \(device.type), \(device.computeUnits) units, "
           + "\(device.globalMemoryBytes >> 20) MiB, driver \(device.driverVersion))")
-    let backend: OpenCLBackend
-    do { backend = try OpenCLBackend(api: api, device: device) } catch {
-        print("  cannot build the kernels: \(error)")
-        failed = true
-        continue
+    var backends: [(name: String, backend: OpenCLBackend)] = []
+    for (name, p) in chosen {
+        do { backends.append((name, try OpenCLBackend(api: api, device: device, parameters: p))) } catch {
+            print("  \(name): cannot build the kernels: \(error)")
+            failed = true
+        }
     }
     for (n, c) in shapes {
-        do {
-            var rng = SeededGenerator(seed: UInt64(n * 31 + c))
-            let logits = Matrix(rows: n, cols: c, storage: (0..<(n * c)).map { _ in Float.random(in: -8...8, using: &rng) })
-            let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
-            let f = try backend.makeBuffer(logits), g = try backend.makeBuffer(rows: n, cols: c), copy = try backend.makeBuffer(rows: n, cols: c)
-            let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeLabelBuffer(labels))
-            let outputs = CrossEntropyOutputs(gradient: g)
-            let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs)
-            let gradient = try backend.download(g)
-            var worst = 0.0, exactLoss = 0.0
-            for i in Set([0, n - 1, n / 2, n / 3]) {
-                let r = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: 1, cols: c, storage: logits.row(i).map(Double.init)),
-                                                       targets: .classIndices([labels[i]]))
-                exactLoss += r.loss
-                for j in 0..<c { worst = max(worst, abs(Double(gradient[i, j]) * Double(n) - r.gradient.storage[j])) }
+        var rng = SeededGenerator(seed: UInt64(n * 31 + c))
+        let logits = Matrix(rows: n, cols: c, storage: (0..<(n * c)).map { _ in Float.random(in: -8...8, using: &rng) })
+        let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
+        for (name, backend) in backends {
+            do {
+                let f = try backend.makeBuffer(logits), g = try backend.makeBuffer(rows: n, cols: c), copy = try backend.makeBuffer(rows: n, cols: c)
+                let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+                let outputs = CrossEntropyOutputs(gradient: g)
+                let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs)
+                let gradient = try backend.download(g)
+                var worst = 0.0, exactLoss = 0.0
+                for i in Set([0, n - 1, n / 2, n / 3]) {
+                    let r = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: 1, cols: c, storage: logits.row(i).map(Double.init)),
+                                                           targets: .classIndices([labels[i]]))
+                    exactLoss += r.loss
+                    for j in 0..<c { worst = max(worst, abs(Double(gradient[i, j]) * Double(n) - r.gradient.storage[j])) }
+                }
+                let ok = worst < 1e-4 && loss.isFinite
+                if !ok { failed = true }
+                var wall: [Double] = [], kernel: [Double] = [], copyKernel: [Double] = []
+                let clock = ContinuousClock()
+                for _ in 0..<3 { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
+                for _ in 0..<repeats {
+                    let t = clock.measure { _ = try? backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
+                    wall.append(Double(t.components.attoseconds) * 1e-15 + Double(t.components.seconds) * 1e3)
+                    kernel.append(try backend.deviceMilliseconds { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) } ?? .nan)
+                    copyKernel.append(try backend.deviceMilliseconds { try backend.copy(f, to: copy) } ?? .nan)
+                }
+                let bytes = 8.0 * Double(n) * Double(c)
+                let gbs = bytes / median(kernel) / 1e6, copyGBs = bytes / median(copyKernel) / 1e6
+                print("  xent \(n)x\(c) [\(name)]: \(ok ? "ok" : "WRONG") (max |grad·N − oracle| \(worst)); kernel \(median(kernel)) ms = \(Int(gbs)) GB/s, "
+                      + "copy \(Int(copyGBs)) GB/s → \(Int(100 * gbs / copyGBs))% of copy; wall \(median(wall)) ms")
+            } catch {
+                print("  xent \(n)x\(c) [\(name)]: \(error)")
+                failed = true
             }
-            let ok = worst < 1e-4 && loss.isFinite
-            if !ok { failed = true }
-            var wall: [Double] = [], kernel: [Double] = [], copyKernel: [Double] = []
-            let clock = ContinuousClock()
-            for _ in 0..<3 { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
-            for _ in 0..<repeats {
-                let t = clock.measure { _ = try? backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) }
-                wall.append(Double(t.components.attoseconds) * 1e-15 + Double(t.components.seconds) * 1e3)
-                kernel.append(try backend.deviceMilliseconds { _ = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs) } ?? .nan)
-                copyKernel.append(try backend.deviceMilliseconds { try backend.copy(f, to: copy) } ?? .nan)
-            }
-            let bytes = 8.0 * Double(n) * Double(c)
-            let gbs = bytes / median(kernel) / 1e6, copyGBs = bytes / median(copyKernel) / 1e6
-            print("  xent \(n)x\(c): \(ok ? "ok" : "WRONG") (max |grad·N − oracle| \(worst)); kernel \(median(kernel)) ms = \(Int(gbs)) GB/s, "
-                  + "copy \(Int(copyGBs)) GB/s → \(Int(100 * gbs / copyGBs))% of copy; wall \(median(wall)) ms")
-        } catch {
-            print("  xent \(n)x\(c): \(error)")
-            failed = true
         }
     }
 }
