@@ -14,9 +14,10 @@
 //   softmax_xent_fwd_bwd_row: one work-item per row walking it with VW-wide vectors (CPUs: PoCL maps a
 //     work-item onto one core's SIMD units; barriers and local memory would become loops there); the
 //     exponentials of pass 1 are kept in the gradient row, so each element costs one exp;
-//   softmax_xent_fwd_bwd:     one work-group of XENT_WG work-items per row, strided (coalesced) accesses
-//     and local-memory tree reductions (GPUs, large C); each work-item keeps XENT_CACHE of its
-//     logits in registers between the passes, so rows up to XENT_WG·XENT_CACHE are read once.
+//   softmax_xent_fwd_bwd:     one work-group per row (a power of two up to XENT_WG work-items, sized
+//     by the host to the row), strided (coalesced) accesses and local-memory tree reductions (GPUs,
+//     large C); each work-item keeps XENT_CACHE of its logits in registers between the passes, so
+//     rows up to wg·XENT_CACHE are read once.
 // The row variant reads each logit twice (statistics, then gradient); the second read hits cache for
 // rows that fit.
 
@@ -304,11 +305,11 @@ inline float wg_gradient(const float x, const int j, __global const float* q, __
     return t * (m - x);
 }
 
-// One work-group per row. Each work-item keeps its first XENT_CACHE elements of the row in
-// registers between the passes, so a row of up to XENT_WG·XENT_CACHE floats (32768 with the GPU
-// default of 1024 work-items) is read from memory once; the rest of a longer row is read again.
-__kernel __attribute__((reqd_work_group_size(XENT_WG, 1, 1)))
-void softmax_xent_fwd_bwd(
+// One work-group per row, of any power-of-two size up to XENT_WG (the host sizes it to the row).
+// Each work-item keeps its first XENT_CACHE elements of the row in registers between the passes,
+// so a row of up to wg·XENT_CACHE floats (32768 with 1024 work-items) is read from memory once;
+// the rest of a longer row is read again.
+__kernel void softmax_xent_fwd_bwd(
     const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
     const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
@@ -316,12 +317,13 @@ void softmax_xent_fwd_bwd(
     __local float lm[XENT_WG], ls[XENT_WG], la[XENT_WG], lb[XENT_WG];
     const int i = get_group_id(0);
     const int lid = get_local_id(0);
+    const int wg = get_local_size(0);
     if (i >= N) return;  // uniform across the work-group
     __global const float* f = logits + (size_t)i * C;
     __global float* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
-    const int uncached = lid + XENT_CACHE * XENT_WG;
+    const int uncached = lid + XENT_CACHE * wg;
 
     // Pass 1: each work-item's online max/sum over a strided (coalesced) slice, plus the finiteness
     // check and, for probability targets, T.
@@ -329,13 +331,13 @@ void softmax_xent_fwd_bwd(
     float cache[XENT_CACHE > 0 ? XENT_CACHE : 1];
     #pragma unroll
     for (int k = 0; k < XENT_CACHE; ++k) {
-        const int j = lid + k * XENT_WG;
+        const int j = lid + k * wg;
         if (j < C) {
             cache[k] = f[j];
             wg_statistics(cache[k], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
         }
     }
-    for (int j = uncached; j < C; j += XENT_WG) {
+    for (int j = uncached; j < C; j += wg) {
         wg_statistics(f[j], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
     }
     if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
@@ -344,7 +346,7 @@ void softmax_xent_fwd_bwd(
     la[lid] = check;
     lb[lid] = total;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+    for (int stride = wg / 2; stride > 0; stride >>= 1) {
         if (lid < stride) {
             float mm = lm[lid], ss = ls[lid];
             merge_stats(&mm, &ss, lm[lid + stride], ls[lid + stride]);
@@ -376,17 +378,17 @@ void softmax_xent_fwd_bwd(
     float part = 0.0f;
     #pragma unroll
     for (int k = 0; k < XENT_CACHE; ++k) {
-        const int j = lid + k * XENT_WG;
+        const int j = lid + k * wg;
         if (j < C) {
             part += wg_gradient(cache[k], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
         }
     }
-    for (int j = uncached; j < C; j += XENT_WG) {
+    for (int j = uncached; j < C; j += wg) {
         part += wg_gradient(f[j], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
     }
     la[lid] = part;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
+    for (int stride = wg / 2; stride > 0; stride >>= 1) {
         if (lid < stride) la[lid] += la[lid + stride];
         barrier(CLK_LOCAL_MEM_FENCE);
     }

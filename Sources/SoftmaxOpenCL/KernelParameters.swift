@@ -10,7 +10,8 @@ public struct KernelParameters: Sendable, Hashable {
 
     /// nil: chosen per call from the device type and C.
     public var xentVariant: XentVariant?
-    /// Work-items per row in the work-group-per-row variant (a power of two).
+    /// The most work-items per row in the work-group-per-row variant (a power of two); also the
+    /// work-group size of the one-group reductions. `rowWorkGroupSize` sizes each call's groups.
     public var xentWorkGroupSize: Int
     /// Logits per work-item kept in registers between the two passes of the work-group-per-row
     /// variant: rows up to `xentWorkGroupSize · xentCache` floats are read from memory once.
@@ -28,9 +29,10 @@ public struct KernelParameters: Sendable, Hashable {
         self.tile = tile
     }
 
-    /// Defaults for a device: work-groups no larger than it allows. GPUs get 1024 work-items per row
-    /// (where allowed), so that with 32 cached logits each a row of 32000 classes is read once — the
-    /// shape of the fast persistent softmax kernels on NVIDIA GPUs; not yet measured on one here.
+    /// Defaults for a device: work-groups no larger than it allows. GPUs may use up to 1024
+    /// work-items per row (where allowed), so that with 32 cached logits each a row of 32000 classes
+    /// is read once — the shape of the fast persistent softmax kernels on NVIDIA GPUs; not yet
+    /// measured on one here.
     public static func automatic(for device: OpenCLDevice) -> KernelParameters {
         var p = KernelParameters(xentWorkGroupSize: device.isGPU ? 1024 : 256)
         while p.xentWorkGroupSize > max(device.maxWorkGroupSize, 1) { p.xentWorkGroupSize /= 2 }
@@ -40,6 +42,15 @@ public struct KernelParameters: Sendable, Hashable {
 
     var defines: String {
         "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define XENT_CACHE \(xentCache)\n#define TILE \(tile)\n"
+    }
+
+    /// Work-items per row for rows of `classes`: enough that each holds at most `xentCache` logits,
+    /// at least 64 (a few warps), at most `xentWorkGroupSize`; a power of two.
+    func rowWorkGroupSize(classes: Int) -> Int {
+        let wanted = (classes + max(xentCache, 1) - 1) / max(xentCache, 1)
+        var size = 64
+        while size < wanted { size *= 2 }
+        return min(size, xentWorkGroupSize)
     }
 
     /// The variant for a row length on a device.

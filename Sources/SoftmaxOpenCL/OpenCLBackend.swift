@@ -236,7 +236,9 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             .buffer(rowLoss.mem), .buffer(lse.mem), .buffer(status)]
         switch parameters.variant(classes: c, device: openCLDevice) {
         case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
-        case .workGroupPerRow: try launch("softmax_xent_fwd_bwd", global: [n * wg], local: [wg], arguments)
+        case .workGroupPerRow:
+            let rowGroup = parameters.rowWorkGroupSize(classes: c)
+            try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
         }
         try launch("xent_reduce", global: [wg], local: [wg], [.int(n), .buffer(rowLoss.mem), .buffer(denominator), .int(mean ? 1 : 0), .buffer(status)])
 

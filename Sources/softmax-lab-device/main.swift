@@ -4,7 +4,7 @@
 // configuration asked for (device time is scarce: one run compares them all).
 //   softmax-lab-device [--shapes 1024x32000,8192x128000] [--repeat 20] [--params auto,row,wg1024c32,…]
 // params: auto (the backend's choice for the device), row (one work-item per row), wgNcM (one
-// work-group of N work-items per row, M logits each kept in registers).
+// work-group per row of up to N work-items, sized to the row, M logits each kept in registers).
 import SoftmaxCore
 import SoftmaxCPU
 import SoftmaxOpenCL
