@@ -103,12 +103,13 @@ public final class MetricWriter: @unchecked Sendable {
         try flush()
     }
 
-    /// One transaction for the batch; timestamps are formatted once per millisecond, since a batch
-    /// holds hundreds of rows from the same few milliseconds.
+    /// One transaction for the batch.
     private func commit(_ batch: [Sample]) throws {
         try store?.record(metrics: Self.records(batch, runID: runID))
     }
 
+    /// The store's rows for samples; timestamps are formatted once per millisecond, since a batch
+    /// holds hundreds of rows from the same few milliseconds.
     static func records(_ batch: some Collection<Sample>, runID: Int64) -> [MetricRecord] {
         var lastMillisecond = -1.0, stamp = ""
         return batch.map { s in
