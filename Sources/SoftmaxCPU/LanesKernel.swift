@@ -4,43 +4,62 @@ import Glibc
 import Darwin
 #endif
 
-/// Small C (2...16 classes): 16 rows in the 16 lanes. A row of 10 logits fills less than one vector,
-/// so the row-at-a-time kernel spends its time on horizontal reductions and tails (2 GB/s measured);
-/// with lane r holding row r, max, sum and gradient are plain element-wise vector operations.
+/// Rows of up to 64 classes: 16 rows in the 16 lanes. A row of 10 logits fills less than one
+/// vector, so the row-at-a-time kernel spends its time on horizontal reductions and tails (2 GB/s
+/// measured at C = 10, 2.3 at C = 17); with lane r holding row r, max, sum and gradient are plain
+/// element-wise vector operations.
 ///
-/// The 16 rows come in as 16 overlapping row vectors (row r at f + r·C, its lanes past C being the
-/// next row's logits) and go through a register transpose (`Transpose16`); the gradient goes back
-/// the same way. C is a generic value parameter so each class count gets its own fully unrolled code.
-struct LanesKernel<let C: Int> {
+/// The 16 rows come in 16 columns at a time (a chunk): 16 overlapping row vectors (row r at
+/// f + r·C + 16q, its lanes past the row's end being the next row's logits) through a register
+/// transpose (`Transpose16`); the gradient goes back the same way.
+///
+/// The class count is a type (`ClassCount`) so that the compiler specializes the kernel for each
+/// C in 2...16 (fully unrolled code; `@inline(__always)` with a constant argument was not honoured
+/// here and cost a third of the speed at C = 10), while longer rows share one loop over C.
+protocol ClassCount {
+    var value: Int { get }
+}
+
+struct FixedClassCount<let C: Int>: ClassCount {
+    var value: Int { C }
+}
+
+struct RuntimeClassCount: ClassCount {
+    let value: Int
+}
+
+enum LanesBlocks {
     /// Whole blocks of 16 rows of `rows`, starting at rows.lowerBound; returns the summed loss,
     /// the first row with a non-finite logit, and where the blocks ended.
-    static func blocks(
-        _ f: UnsafePointer<Float>, rows: Range<Int>, labels: UnsafePointer<Int32>, _ k: XentConstants,
+    static func run<Classes: ClassCount>(
+        _ f: UnsafePointer<Float>, rows: Range<Int>, labels: UnsafePointer<Int32>, classes: Classes, _ k: XentConstants,
         _ out: FusedCrossEntropy.Outputs
     ) -> (loss: Double, firstBad: Int?, end: Int) {
+        let c = classes.value
         var total = 0.0
         var firstBad: Int?
         var i = rows.lowerBound
         let end = rows.upperBound
-        // 16 column vectors of logits, 16 of gradients, and room for a block's 16·C logits plus
-        // the 16 − C floats its last row vector reads past them.
-        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 2 * vecWidth + 17) { buffer in
-            let scratch = buffer.baseAddress!
-            let staging = UnsafeMutableRawPointer(scratch + 2 * vecWidth).assumingMemoryBound(to: Float.self)
+        let chunks = (c &+ vecWidth &- 1) / vecWidth
+        // Column vectors of logits and of gradients (16 per chunk each), and room for a block's
+        // 16·C logits plus the floats its last row vectors read past them.
+        withUnsafeTemporaryAllocation(of: Vec.self, capacity: 2 &* vecWidth &* chunks &+ c &+ 1) { buffer in
+            let x = buffer.baseAddress!, e = x + vecWidth &* chunks
+            let staging = UnsafeMutableRawPointer(e + vecWidth &* chunks).assumingMemoryBound(to: Float.self)
             while i + vecWidth <= end {
-                var source = f + i &* C
+                var source = f + i &* c
                 // A row vector must not read past the range (its end may be the end of the array).
-                if (i &+ vecWidth &- 1) &* C &+ vecWidth > end &* C {
-                    staging.update(from: source, count: vecWidth &* C)
+                if (i &+ vecWidth &- 1) &* c &+ vecWidth &* chunks > end &* c {
+                    staging.update(from: source, count: vecWidth &* c)
                     source = UnsafePointer(staging)
                 }
-                let r = block(source, out.gradient.map { $0 + i &* C }, labels: labels + i,
+                let r = block(source, out.gradient.map { $0 + i &* c }, labels: labels + i,
                               rowLoss: out.rowLoss.map { $0 + i }, lse: out.lse.map { $0 + i },
-                              scratch: scratch, staging: staging, k)
+                              x: x, e: e, staging: staging, classes: classes, k)
                 total += r.loss
                 if !r.finite && firstBad == nil {
                     firstBad = (i..<(i + vecWidth)).first { row in
-                        UnsafeBufferPointer(start: f + row * C, count: C).contains { !$0.isFinite }
+                        UnsafeBufferPointer(start: f + row * c, count: c).contains { !$0.isFinite }
                     }
                 }
                 i += vecWidth
@@ -49,20 +68,24 @@ struct LanesKernel<let C: Int> {
         return (total, firstBad, i)
     }
 
-    /// One block of 16 class-index rows starting at `f`; 15·C + 16 floats must be readable there.
-    /// `scratch` holds 32 vectors, `staging` 16 floats for the last gradient rows. Returns the
-    /// block's summed loss and whether all its logits are finite.
+    /// One block of 16 class-index rows starting at `f`; 15·C + 16·chunks floats must be readable
+    /// there. `x` and `e` hold 16 vectors per chunk, `staging` 16 floats for the last gradient rows.
+    /// Returns the block's summed loss and whether all its logits are finite.
     @inline(__always)
-    static func block(
+    static func block<Classes: ClassCount>(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>,
         rowLoss: UnsafeMutablePointer<Float>?, lse: UnsafeMutablePointer<Float>?,
-        scratch: UnsafeMutablePointer<Vec>, staging: UnsafeMutablePointer<Float>, _ k: XentConstants
+        x: UnsafeMutablePointer<Vec>, e: UnsafeMutablePointer<Vec>, staging: UnsafeMutablePointer<Float>,
+        classes: Classes, _ k: XentConstants
     ) -> (loss: Double, finite: Bool) {
-        let c = C
-        // After the transpose vector j of x holds column j of the 16 rows (vectors C..<16 are unused).
-        let x = scratch, e = scratch + vecWidth
-        for r in 0..<vecWidth { x[r] = load(f + r &* c) }
-        Transpose16.transpose(x)
+        let c = classes.value
+        let chunks = (c &+ vecWidth &- 1) / vecWidth
+        // After the transposes vector j of x holds column j of the 16 rows (vectors C... are unused).
+        for q in 0..<chunks {
+            let xq = x + q &* vecWidth
+            for r in 0..<vecWidth { xq[r] = load(f + (r &* c &+ q &* vecWidth)) }
+            Transpose16.transpose(xq)
+        }
         var m = x[0]
         var check = x[0] - x[0]
         for j in 1..<c {
@@ -82,7 +105,8 @@ struct LanesKernel<let C: Int> {
         let y = UnsafeRawPointer(labels).loadUnaligned(as: SIMD16<Int32>.self)
         // Integer lane comparisons (and every `replace` under their mask) compile to scalar loops
         // here; float ones to one vcmpps. Labels are already checked to be in 0..<C or the ignore
-        // index, and no float that a label in 0...15 converts to equals a different ignore index.
+        // index; labels below 128 are exact in float, and none equals a different ignore index
+        // after conversion (that would take an ignore index beyond 2^24).
         let yf = Vec(y)
         let ignored = yf .== Vec(repeating: Float(k.ignoreIndex))
         var wy = Vec(repeating: 1)
@@ -115,17 +139,20 @@ struct LanesKernel<let C: Int> {
         if eps > 0 { loss += uniform * (smooth + k.weightSum * logS) }
         loss *= kept
         if let g {
-            for j in c..<vecWidth { e[j] = zero }
-            Transpose16.transpose(e)
-            // Row r's vector spills 16 − C floats into the rows after it, which later stores
-            // rewrite; rows whose spill would pass the block's end go through `staging` instead
-            // (only row 15 for C ≥ 8, none for C = 16).
+            for j in c..<(vecWidth &* chunks) { e[j] = zero }
+            for q in 0..<chunks { Transpose16.transpose(e + q &* vecWidth) }
+            // Now e[16q + r] is chunk q of row r's gradient. A chunk's vector that passes its row's
+            // end spills into the rows after it, which later stores rewrite (rows are stored in
+            // order); one whose spill would pass the block's end goes through `staging` instead.
             for r in 0..<vecWidth {
-                if r &* c &+ vecWidth <= vecWidth &* c {
-                    store(e[r], g + r &* c)
-                } else {
-                    store(e[r], staging)
-                    (g + r &* c).update(from: staging, count: c)
+                for q in 0..<chunks {
+                    let offset = r &* c &+ q &* vecWidth
+                    if offset &+ vecWidth <= vecWidth &* c {
+                        store(e[q &* vecWidth &+ r], g + offset)
+                    } else {
+                        store(e[q &* vecWidth &+ r], staging)
+                        (g + offset).update(from: staging, count: c &- q &* vecWidth)
+                    }
                 }
             }
         }
@@ -137,28 +164,30 @@ struct LanesKernel<let C: Int> {
 
 /// Chooses the LanesKernel specialization for a run-time class count.
 enum LanesKernels {
-    static let classRange = 2...16
+    /// Beyond 64 classes the row kernel was as fast or faster (measured at 100 and 128).
+    static let classRange = 2...64
 
     static func blocks(
         _ f: UnsafePointer<Float>, rows: Range<Int>, labels: UnsafePointer<Int32>, _ k: XentConstants,
         _ out: FusedCrossEntropy.Outputs
     ) -> (loss: Double, firstBad: Int?, end: Int) {
         switch k.classes {
-        case 2: LanesKernel<2>.blocks(f, rows: rows, labels: labels, k, out)
-        case 3: LanesKernel<3>.blocks(f, rows: rows, labels: labels, k, out)
-        case 4: LanesKernel<4>.blocks(f, rows: rows, labels: labels, k, out)
-        case 5: LanesKernel<5>.blocks(f, rows: rows, labels: labels, k, out)
-        case 6: LanesKernel<6>.blocks(f, rows: rows, labels: labels, k, out)
-        case 7: LanesKernel<7>.blocks(f, rows: rows, labels: labels, k, out)
-        case 8: LanesKernel<8>.blocks(f, rows: rows, labels: labels, k, out)
-        case 9: LanesKernel<9>.blocks(f, rows: rows, labels: labels, k, out)
-        case 10: LanesKernel<10>.blocks(f, rows: rows, labels: labels, k, out)
-        case 11: LanesKernel<11>.blocks(f, rows: rows, labels: labels, k, out)
-        case 12: LanesKernel<12>.blocks(f, rows: rows, labels: labels, k, out)
-        case 13: LanesKernel<13>.blocks(f, rows: rows, labels: labels, k, out)
-        case 14: LanesKernel<14>.blocks(f, rows: rows, labels: labels, k, out)
-        case 15: LanesKernel<15>.blocks(f, rows: rows, labels: labels, k, out)
-        case 16: LanesKernel<16>.blocks(f, rows: rows, labels: labels, k, out)
+        case 2: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<2>(), k, out)
+        case 3: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<3>(), k, out)
+        case 4: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<4>(), k, out)
+        case 5: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<5>(), k, out)
+        case 6: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<6>(), k, out)
+        case 7: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<7>(), k, out)
+        case 8: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<8>(), k, out)
+        case 9: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<9>(), k, out)
+        case 10: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<10>(), k, out)
+        case 11: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<11>(), k, out)
+        case 12: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<12>(), k, out)
+        case 13: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<13>(), k, out)
+        case 14: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<14>(), k, out)
+        case 15: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<15>(), k, out)
+        case 16: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<16>(), k, out)
+        case classRange: LanesBlocks.run(f, rows: rows, labels: labels, classes: RuntimeClassCount(value: k.classes), k, out)
         default: (0, nil, rows.lowerBound)
         }
     }

@@ -27,13 +27,14 @@ import TestSupport
         }
     }
 
-    /// Each C of the Swift lanes kernel (2...16 is compiled once per C) on row counts that end in
-    /// partial blocks and, for the last count, span two threads' ranges: its row vectors read and
-    /// write past a row's end, which must stay inside the block and the range.
+    /// Each C of the Swift lanes kernel (2...16 are compiled once per C; 17...64 share a loop over
+    /// 16-column chunks) and the first C past it, on row counts that end in partial blocks and, for
+    /// the last count, span two threads' ranges: its row vectors read and write past a row's end,
+    /// which must stay inside the block and the range.
     @Test(arguments: backends)
     func smallClassCountsAcrossBlocksAndThreads(_ backendCase: BackendCase) throws {
         let backend = try backendCase.make()
-        for c in 2...17 {
+        for c in Array(2...18) + [31, 32, 33, 47, 63, 64, 65] {
             for n in [16, 45, 65536 / c + 37] {
                 let seed = UInt64(n * 131 + c)
                 var rng = SeededGenerator(seed: seed)
