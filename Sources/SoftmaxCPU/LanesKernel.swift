@@ -28,7 +28,7 @@ struct RuntimeClassCount: ClassCount {
     let value: Int
 }
 
-enum LanesBlocks {
+enum LanesKernel {
     /// Whole blocks of 16 rows of `rows`, starting at rows.lowerBound; returns the summed loss,
     /// the first row with a non-finite logit, and where the blocks ended.
     static func run<Classes: ClassCount>(
@@ -162,7 +162,8 @@ enum LanesBlocks {
     }
 }
 
-/// Chooses the LanesKernel specialization for a run-time class count.
+/// Chooses the lanes kernel's specialization for a run-time class count: one per C up to 16, one
+/// shared loop for 17...64.
 enum LanesKernels {
     /// Beyond 64 classes the row kernel was as fast or faster (measured at 100 and 128).
     static let classRange = 2...64
@@ -172,22 +173,22 @@ enum LanesKernels {
         _ out: FusedCrossEntropy.Outputs
     ) -> (loss: Double, firstBad: Int?, end: Int) {
         switch k.classes {
-        case 2: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<2>(), k, out)
-        case 3: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<3>(), k, out)
-        case 4: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<4>(), k, out)
-        case 5: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<5>(), k, out)
-        case 6: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<6>(), k, out)
-        case 7: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<7>(), k, out)
-        case 8: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<8>(), k, out)
-        case 9: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<9>(), k, out)
-        case 10: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<10>(), k, out)
-        case 11: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<11>(), k, out)
-        case 12: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<12>(), k, out)
-        case 13: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<13>(), k, out)
-        case 14: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<14>(), k, out)
-        case 15: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<15>(), k, out)
-        case 16: LanesBlocks.run(f, rows: rows, labels: labels, classes: FixedClassCount<16>(), k, out)
-        case classRange: LanesBlocks.run(f, rows: rows, labels: labels, classes: RuntimeClassCount(value: k.classes), k, out)
+        case 2: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<2>(), k, out)
+        case 3: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<3>(), k, out)
+        case 4: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<4>(), k, out)
+        case 5: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<5>(), k, out)
+        case 6: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<6>(), k, out)
+        case 7: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<7>(), k, out)
+        case 8: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<8>(), k, out)
+        case 9: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<9>(), k, out)
+        case 10: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<10>(), k, out)
+        case 11: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<11>(), k, out)
+        case 12: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<12>(), k, out)
+        case 13: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<13>(), k, out)
+        case 14: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<14>(), k, out)
+        case 15: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<15>(), k, out)
+        case 16: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<16>(), k, out)
+        case classRange: LanesKernel.run(f, rows: rows, labels: labels, classes: RuntimeClassCount(value: k.classes), k, out)
         default: (0, nil, rows.lowerBound)
         }
     }
