@@ -222,8 +222,10 @@ public final class ExperimentStore: Sendable {
                         error += "; its metrics journal was not recovered: \(failure)"
                     }
                 }
+                // The last sign of life, not the moment the run was found dead.
+                let lastRow = try String.fetchOne(db, sql: "SELECT MAX(recorded_at) FROM metrics WHERE run_id = ?", arguments: [run.id])
                 try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?", arguments: [
-                    Timestamp.now(), error, run.id])
+                    lastRow ?? Timestamp.now(), error, run.id])
             }
             return stale.count
         }

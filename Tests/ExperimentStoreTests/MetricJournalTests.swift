@@ -85,7 +85,8 @@ import Testing
             for r in rows { try journal.append(r) }
             // The writer had committed the first four before the process died.
             try store.record(metrics: rows.prefix(4).map {
-                MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value, recordedAt: Timestamp.now())
+                MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value,
+                             recordedAt: Timestamp.string(Date(timeIntervalSince1970: $0.time)))
             })
         }
         let link = t.folder.appendingPathComponent("link.sqlite").path
@@ -97,6 +98,8 @@ import Testing
         let record = try #require(try reopened.run(run))
         #expect(record.status == .interrupted)
         #expect(record.error?.contains("its last 6 metric rows were recovered") == true, "\(record.error ?? "")")
+        // Ended when its last row was written, not when it was found dead.
+        #expect(record.endedAt == Timestamp.string(Date(timeIntervalSince1970: 1_795_900_000)))
         #expect(!FileManager.default.fileExists(atPath: journalPath))
     }
 
