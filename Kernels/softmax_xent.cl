@@ -77,6 +77,18 @@ inline float hmax(VTYPE v) {
     return fmax(c.x, c.y);
 }
 
+// Σ of every work-item's v over the work-group (wg items, a power of two), through the local
+// array a (wg floats); every work-item gets the total.
+inline float work_group_sum(__local float* a, const float v, const int lid, const int wg) {
+    a[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = wg / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) a[lid] += a[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return a[0];
+}
+
 // Σ_i w_{y_i} over rows that are not ignored (class indices), or N (probabilities): the mean's divisor.
 // One work-group.
 __kernel void xent_denominator(const int N, __global const int* labels, __global const float* weights,
@@ -97,13 +109,8 @@ __kernel void xent_denominator(const int N, __global const int* labels, __global
     } else if (lid == 0) {
         s = (float)N;
     }
-    partial[lid] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
-        if (lid < stride) partial[lid] += partial[lid + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) out[0] = partial[0];
+    const float total = work_group_sum(partial, s, lid, XENT_WG);
+    if (lid == 0) out[0] = total;
 }
 
 // Σ_i row_loss[i] (divided by the denominator for mean) into status[2] as float bits: the one value
@@ -119,14 +126,8 @@ __kernel void xent_reduce(const int N, __global const float* row_loss, __global 
         comp = (t - s) - (v - comp);
         s = t;
     }
-    partial[lid] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = XENT_WG / 2; stride > 0; stride >>= 1) {
-        if (lid < stride) partial[lid] += partial[lid + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    const float total = work_group_sum(partial, s, lid, XENT_WG);
     if (lid == 0) {
-        const float total = partial[0];
         status[2] = as_int(mean ? total / denominator[0] : total);
     }
 }
@@ -386,14 +387,9 @@ __kernel void softmax_xent_fwd_bwd(
     for (int j = uncached; j < C; j += wg) {
         part += wg_gradient(f[j], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
     }
-    la[lid] = part;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = wg / 2; stride > 0; stride >>= 1) {
-        if (lid < stride) la[lid] += la[lid + stride];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    const float rowPart = work_group_sum(la, part, lid, wg);
     if (lid == 0) {
         row_lse[i] = m + log_s;
-        row_loss[i] = counted ? la[0] + total * log_s : 0.0f;
+        row_loss[i] = counted ? rowPart + total * log_s : 0.0f;
     }
 }
