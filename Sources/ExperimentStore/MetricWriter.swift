@@ -127,7 +127,7 @@ public final class MetricWriter: @unchecked Sendable {
         condition.lock()
         let fresh = try? journal.extend(lead: Self.journalLead)
         condition.unlock()
-        if let range = fresh ?? nil { journal.populate(range) }
+        if let range = fresh { journal.populate(range) }
     }
 
     private func loop() {

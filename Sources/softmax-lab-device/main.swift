@@ -32,20 +32,17 @@ while let flag = arguments.popFirst() {
     }
 }
 
-/// nil for `auto`; a configuration that does not parse ends the program with a sentence.
-func parameters(_ name: String) -> KernelParameters?? {
-    if name == "auto" { return .some(nil) }
-    if name == "row" { return KernelParameters(xentVariant: .rowPerWorkItem) }
+/// Each configuration's kernel parameters (nil: the backend's own choice); one that does not parse
+/// ends the program with a sentence.
+let chosen = configurations.map { name -> (name: String, parameters: KernelParameters?) in
+    if name == "auto" { return (name, nil) }
+    if name == "row" { return (name, KernelParameters(xentVariant: .rowPerWorkItem)) }
     let parts = name.dropFirst(2).split(separator: "c").compactMap { Int($0) }
-    guard name.hasPrefix("wg"), parts.count == 2, parts[0] > 0, parts[0] & (parts[0] - 1) == 0, parts[1] >= 0 else { return nil }
-    return KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: parts[0], xentCache: parts[1])
-}
-let chosen: [(name: String, parameters: KernelParameters?)] = configurations.map { name in
-    guard let p = parameters(name) else {
+    guard name.hasPrefix("wg"), parts.count == 2, parts[0] > 0, parts[0] & (parts[0] - 1) == 0, parts[1] >= 0 else {
         print("--params: '\(name)' is not auto, row or wgNcM (N a power of two, e.g. wg1024c32)")
         exit(2)
     }
-    return (name, p)
+    return (name, KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: parts[0], xentCache: parts[1]))
 }
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
