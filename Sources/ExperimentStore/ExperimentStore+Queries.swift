@@ -42,6 +42,40 @@ extension ExperimentStore {
         }
     }
 
+    /// A curve of one metric by epoch, at most `points` points however many rows the run holds:
+    /// rows are averaged in equal buckets inside SQLite, so neither time nor memory grows with them.
+    public func curve(_ run: Int64, key: String, points: Int = 500) throws -> [(epoch: Double, value: Double)] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT AVG(epoch) AS x, AVG(value) AS y FROM (
+                    SELECT epoch, value, ROW_NUMBER() OVER (ORDER BY step, id) - 1 AS i, COUNT(*) OVER () AS n
+                    FROM metrics WHERE run_id = ? AND key = ? AND epoch IS NOT NULL AND value IS NOT NULL)
+                GROUP BY i * ? / n ORDER BY MIN(i)
+                """, arguments: [run, key, points]).map { (epoch: $0["x"], value: $0["y"]) }
+        }
+    }
+
+    /// Per metric key of a run: row count, first and last value (in recording order), min and max.
+    public struct MetricSummary: Codable, Sendable, FetchableRecord {
+        public var key: String
+        public var count: Int
+        public var first: Double?
+        public var last: Double?
+        public var min: Double?
+        public var max: Double?
+    }
+
+    public func metricSummaries(_ run: Int64) throws -> [MetricSummary] {
+        try read { db in
+            try MetricSummary.fetchAll(db, sql: """
+                SELECT key, COUNT(*) AS count, MIN(value) AS min, MAX(value) AS max,
+                       (SELECT value FROM metrics f WHERE f.run_id = m.run_id AND f.key = m.key AND f.value IS NOT NULL ORDER BY f.id LIMIT 1) AS first,
+                       (SELECT value FROM metrics l WHERE l.run_id = m.run_id AND l.key = m.key AND l.value IS NOT NULL ORDER BY l.id DESC LIMIT 1) AS last
+                FROM metrics m WHERE run_id = ? GROUP BY key ORDER BY key
+                """, arguments: [run])
+        }
+    }
+
     public func timings(_ run: Int64) throws -> [TimingRecord] {
         try read { try TimingRecord.fetchAll($0, sql: "SELECT * FROM timings WHERE run_id = ? ORDER BY id", arguments: [run]) }
     }

@@ -21,21 +21,53 @@ public final class ExperimentStore: Sendable {
     public let canonicalPath: String
     let queue: DatabaseQueue
 
-    public init(path: String) throws {
+    /// Whether an open may create the store: commands that only read the store must not leave a new
+    /// file behind a typo.
+    public enum OpenMode: Sendable { case createIfMissing, existingOnly }
+
+    /// Opens the store at `path`. A store is only ever created in a new or empty file or opened in
+    /// a file that already is a softmax-lab store: any other file (another program's SQLite
+    /// database, a text file) is refused before a byte of it changes.
+    /// `busyTimeout`: seconds a statement waits for another process's lock before SQLite gives up.
+    public init(path: String, mode: OpenMode = .createIfMissing, busyTimeout: TimeInterval = ExperimentStore.defaultBusyTimeout) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw StoreError("\(path) is a directory, not an experiment store file")
-        }
+        self.busyTimeout = busyTimeout
+        try Self.checkIsStoreOrNew(path, mode: mode)
         var config = Configuration()
-        config.busyMode = .timeout(15)
+        config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         let name = path
         queue = try Self.translating(name) { try DatabaseQueue(path: path, configuration: config) }
         canonicalPath = Self.canonical(path)
+        try Self.translating(name) { try queue.read { db in try StoreSchema.checkOwnership(db, path: name) } }
         try enableWAL()
         try write { db in try StoreSchema.migrate(db, path: name) }
         try markInterruptedRuns()
+    }
+
+    public static let defaultBusyTimeout: TimeInterval = 15
+    let busyTimeout: TimeInterval
+
+    /// The file's first bytes decide before SQLite opens it: SQLite would create a missing file and
+    /// would take a text file for an empty database only after writing to it.
+    private static func checkIsStoreOrNew(_ path: String, mode: OpenMode) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if mode == .existingOnly {
+                throw StoreError("\(path) does not exist: no runs are recorded there (train, bench and gradcheck create a store; check --db or $SOFTMAXLAB_DB)")
+            }
+            return
+        }
+        if info.st_mode & S_IFMT == S_IFDIR { throw StoreError("\(path) is a directory, not an experiment store file") }
+        guard info.st_size > 0 else { return }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError("\(path): cannot read the file (\(String(cString: strerror(errno))))")
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        guard head == Data("SQLite format 3\u{0}".utf8) else {
+            throw StoreError("\(path) is not a SQLite database or is corrupt (it does not start with SQLite's header); it was left untouched")
+        }
     }
 
     /// `path` absolute, with symlinks resolved.
@@ -45,26 +77,28 @@ public final class ExperimentStore: Sendable {
     /// Changing the journal mode needs the file to itself and SQLite answers "busy" at once rather
     /// than waiting, so two processes creating the same file retry here for a while.
     private func enableWAL() throws {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while true {
-            do {
-                let mode: String? = try Self.translating(path) {
-                    try queue.writeWithoutTransaction { db -> String? in
+        let deadline = ContinuousClock.now + .seconds(busyTimeout)
+        let mode: String? = try Self.translating(path) {
+            while true {
+                do {
+                    return try queue.writeWithoutTransaction { db -> String? in
                         if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() == "wal" { return "wal" }
                         return try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")?.lowercased()
                     }
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
                 }
-                if mode == "wal" { return }
-                throw StoreError("\(path): SQLite would not switch the file to WAL mode (it stayed \(mode ?? "unknown"))")
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
             }
+        }
+        if mode != "wal" {
+            throw StoreError("\(path): SQLite would not switch the file to WAL mode (it stayed \(mode ?? "unknown"))")
         }
     }
 
-    /// Runs `body`, turning SQLite's "not a database" and "corrupt" errors into one sentence that
-    /// names the file. Nothing is written to such a file.
-    static func translating<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    /// Runs `body`, turning SQLite's errors into one sentence that names the file: not a database or
+    /// corrupt (nothing is written to such a file), cannot open, read-only, disk full, write failed,
+    /// locked (with `reason`, for a writer that waits out a lock or stops).
+    static func translating<T>(_ path: String, busyTimeout: TimeInterval = defaultBusyTimeout, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
@@ -73,13 +107,19 @@ public final class ExperimentStore: Sendable {
             throw StoreError("\(path): cannot open or create the database file (\(error.message ?? "unable to open")); check the folder exists and is writable")
         } catch let error as DatabaseError where error.resultCode == .SQLITE_READONLY {
             throw StoreError("\(path) is read-only; runs cannot be recorded there")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw StoreError("\(path): the disk is full, so SQLite could not write to the store (\(error.message ?? "database or disk is full"))", reason: .full)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_IOERR {
+            throw StoreError("\(path): writing the store failed (SQLite \(error.extendedResultCode): \(error.message ?? "disk I/O error")); the disk may be full or failing")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw StoreError("\(path) is locked by another process (waited \(String(format: "%g", busyTimeout)) s for its write lock)", reason: .locked)
         }
     }
 
     /// An immediate write transaction: it takes the write lock at BEGIN, so concurrent writers wait
     /// (busy timeout) instead of failing when they upgrade from a read.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.translating(path) {
+        try Self.translating(path, busyTimeout: busyTimeout) {
             try queue.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
@@ -92,7 +132,7 @@ public final class ExperimentStore: Sendable {
     }
 
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try Self.translating(path) { try queue.read(body) }
+        try Self.translating(path, busyTimeout: busyTimeout) { try queue.read(body) }
     }
 
     // MARK: Recording
@@ -197,53 +237,6 @@ public final class ExperimentStore: Sendable {
             try row.update(db)
             return row.id!
         }
-    }
-
-    /// Marks `running` runs of this host whose process is gone as `interrupted`, after committing
-    /// the metric rows their journals hold beyond the ones already committed.
-    @discardableResult
-    public func markInterruptedRuns() throws -> Int {
-        let host = ProcessInfo.processInfo.hostName
-        var journals: [String] = []
-        let count = try write { db in
-            let stale = try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE status = 'running' AND host = ?", arguments: [host])
-                .filter { run in run.pid.map { !Self.processIsAlive($0) } ?? false }
-            for run in stale {
-                var error = "process \(run.pid!) on \(host) ended before the run finished"
-                let journal = MetricJournal.path(store: canonicalPath, runID: run.id!)
-                if FileManager.default.fileExists(atPath: journal) {
-                    // A journal that cannot be read must not keep the store from opening.
-                    do {
-                        let rows = try MetricJournal.rows(atPath: journal)
-                        let recovered = try recoverMetrics(rows, of: run.id!, db)
-                        if recovered > 0 { error += "; its last \(recovered) metric rows were recovered from \(journal)" }
-                        journals.append(journal)
-                    } catch let failure as StoreError {
-                        error += "; its metrics journal was not recovered: \(failure)"
-                    }
-                }
-                // The last sign of life, not the moment the run was found dead.
-                let lastRow = try String.fetchOne(db, sql: "SELECT MAX(recorded_at) FROM metrics WHERE run_id = ?", arguments: [run.id])
-                try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?", arguments: [
-                    lastRow ?? Timestamp.now(), error, run.id])
-            }
-            return stale.count
-        }
-        for journal in journals { unlink(journal) }
-        return count
-    }
-
-    /// Inserts the journal's rows beyond those the run's own transactions committed (the writer
-    /// commits in the order rows were appended, so the committed ones are the journal's first rows).
-    private func recoverMetrics(_ rows: [MetricWriter.Sample], of runID: Int64, _ db: Database) throws -> Int {
-        let committed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [runID]) ?? 0
-        let missing = rows.dropFirst(committed)
-        try Self.insert(MetricWriter.records(missing, runID: runID), db)
-        return missing.count
-    }
-
-    static func processIsAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
     }
 
     /// A run's configuration flattened to key → value ("a.b" for nested keys), for `params`.

@@ -10,13 +10,19 @@ import Darwin
 /// pages belong to the kernel's page cache and outlive the process. Appending costs a few stores
 /// (no system call); a `write` per row would have cost more than the training steps it records.
 ///
-/// The next `ExperimentStore` opened on this host that finds the run's process gone inserts the
-/// rows its transactions had not committed (`markInterruptedRuns`) and deletes the file; a writer
-/// that closes normally deletes it itself.
+/// The writer holds an exclusive `flock` on the file for as long as it lives, so "journal present
+/// and unlocked" means its writer is gone, whatever became of its pid. The next `ExperimentStore`
+/// opened on this host that finds such a journal commits the rows the run's transactions had not
+/// (`JournalRecovery`) and deletes the file; a writer that finishes normally deletes it itself.
+///
+/// The file is created with O_EXCL | O_NOFOLLOW: a link (or anything else) already in its place is
+/// refused, never written through.
 ///
 /// Format: records one after another, each 8-byte aligned: length (UInt32, whole record),
 /// checksum (UInt32, FNV-1a of the rest by 8-byte words), time (Double), step, epoch (Int64),
-/// value (Double), flags (UInt32: step, epoch, value present), key length (UInt32), key (UTF-8).
+/// value (Double), flags (UInt32: step, epoch, value present; 8 = the run's end), key length
+/// (UInt32), key (UTF-8). An end record carries the run's final status and error as its key
+/// ("status\nerror"), so a run whose last commits could not be made still ends as it really ended.
 /// Reading stops at the first record whose length or checksum is wrong: the one in flight when the
 /// process died.
 public final class MetricJournal {
@@ -25,6 +31,10 @@ public final class MetricJournal {
     static let reservations = [1 << 36, 1 << 32, 1 << 28]
     static let growth = 1 << 20
     static let headerBytes = 48
+    static let endFlag: UInt32 = 8
+    /// Room kept free past the last row for the run's end record, so that a journal that can no
+    /// longer grow (disk full) can still say how the run ended.
+    static let endReserve = 4096
 
     public let path: String
     private let fd: Int32
@@ -36,22 +46,39 @@ public final class MetricJournal {
     /// The journal of run `runID` of the store at `storePath`.
     public static func path(store storePath: String, runID: Int64) -> String { "\(storePath).run-\(runID).metrics" }
 
-    /// Creates (or empties) the file.
+    /// Creates the file, which must not exist yet, and locks it.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(errno))))") }
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = errno
+            var info = stat()
+            if reason == EEXIST, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+                throw StoreError("\(path) is a symbolic link where the run's metrics journal goes; softmax-lab never writes through a link, so remove it and run again")
+            }
+            if reason == EEXIST {
+                throw StoreError("\(path) already exists where the run's metrics journal goes; move it away and run again")
+            }
+            throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(reason))))")
+        }
+        _ = flock(fd, LOCK_EX | LOCK_NB)
         var mapping: (UnsafeMutableRawPointer, Int)?
         for size in Self.reservations where mapping == nil {
             if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED { mapping = (p, size) }
         }
         guard let mapping else {
             let reason = String(cString: strerror(errno))
-            close(fd)
             unlink(path)
+            close(fd)
             throw StoreError("\(path): cannot map the metrics journal (\(reason))")
         }
         (base, reserved) = mapping
+        do {
+            try grow(to: Self.endReserve)
+        } catch {
+            unlink(path)
+            throw error
+        }
     }
 
     deinit {
@@ -61,16 +88,31 @@ public final class MetricJournal {
 
     /// Writes one row; when this returns, the row survives the process being killed.
     public func append(_ s: MetricWriter.Sample) throws {
-        var key = s.key
+        let flags = UInt32(s.step == nil ? 0 : 1) | UInt32(s.epoch == nil ? 0 : 2) | UInt32(s.value == nil ? 0 : 4)
+        try write(key: s.key, time: s.time, step: Int64(s.step ?? 0), epoch: Int64(s.epoch ?? 0), value: s.value ?? 0, flags: flags)
+    }
+
+    /// Writes the run's end: what the store's `runs` row should say once the rows before it are in.
+    public func appendEnd(_ end: RunEnd) throws {
+        var text = end.status.rawValue + "\n" + (end.error ?? "")
+        // It must fit the reserve: a very long error keeps its beginning.
+        let room = Self.endReserve - Self.headerBytes - 8
+        if text.utf8.count > room { text = String(decoding: text.utf8.prefix(room), as: UTF8.self) }
+        while text.utf8.count > room { text.removeLast() }
+        try write(key: text, time: end.time, step: 0, epoch: 0, value: 0, flags: Self.endFlag | (end.error == nil ? 0 : 1), reserve: 0)
+    }
+
+    private func write(key: String, time: Double, step: Int64, epoch: Int64, value: Double, flags: UInt32,
+                       reserve: Int = MetricJournal.endReserve) throws {
+        var key = key
         try key.withUTF8 { k in
             let size = (Self.headerBytes + k.count + 7) & ~7
-            if end + size > fileSize { try grow(to: end + size) }
+            if end + size + reserve > fileSize { try grow(to: end + size + reserve) }
             let r = base + end
-            r.storeBytes(of: s.time, toByteOffset: 8, as: Double.self)
-            r.storeBytes(of: Int64(s.step ?? 0), toByteOffset: 16, as: Int64.self)
-            r.storeBytes(of: Int64(s.epoch ?? 0), toByteOffset: 24, as: Int64.self)
-            r.storeBytes(of: s.value ?? 0, toByteOffset: 32, as: Double.self)
-            let flags = UInt32(s.step == nil ? 0 : 1) | UInt32(s.epoch == nil ? 0 : 2) | UInt32(s.value == nil ? 0 : 4)
+            r.storeBytes(of: time, toByteOffset: 8, as: Double.self)
+            r.storeBytes(of: step, toByteOffset: 16, as: Int64.self)
+            r.storeBytes(of: epoch, toByteOffset: 24, as: Int64.self)
+            r.storeBytes(of: value, toByteOffset: 32, as: Double.self)
             r.storeBytes(of: flags, toByteOffset: 40, as: UInt32.self)
             r.storeBytes(of: UInt32(k.count), toByteOffset: 44, as: UInt32.self)
             if let source = k.baseAddress { (r + Self.headerBytes).copyMemory(from: source, byteCount: k.count) }
@@ -101,44 +143,28 @@ public final class MetricJournal {
         #endif
     }
 
+    /// Allocates the file's blocks (not a sparse `ftruncate`): a store to a mapped page whose block
+    /// the disk cannot supply would kill the process with SIGBUS, where this fails with a sentence.
     private func grow(to needed: Int) throws {
         let size = (needed + Self.growth - 1) / Self.growth * Self.growth
         guard size <= reserved else { throw StoreError("\(path): the metrics journal is full (\(reserved >> 20) MiB of rows)") }
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            throw StoreError("\(path): cannot grow the metrics journal (\(String(cString: strerror(errno))))")
+        let code = posix_fallocate(fd, off_t(fileSize), off_t(size - fileSize))
+        guard code == 0 else {
+            throw StoreError("\(path): cannot grow the metrics journal (\(String(cString: strerror(code)))); the disk may be full",
+                             reason: code == ENOSPC || code == EFBIG ? .full : nil)
         }
         fileSize = size
     }
 
-    /// Deletes the file (after the last row is committed, or when the run's rows are given up).
+    /// Deletes the file while still holding its lock, so no recovery can start on it in between.
     public func remove() { unlink(path) }
 
-    /// Every complete row of the file at `path`, in the order appended.
+    /// Every complete row of the file at `path`, in the order appended (end records left out).
     public static func rows(atPath path: String) throws -> [MetricWriter.Sample] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError("\(path): cannot read the metrics journal")
-        }
-        return data.withUnsafeBytes { bytes in
-            var rows: [MetricWriter.Sample] = []
-            var offset = 0
-            while offset + headerBytes <= bytes.count {
-                let r = bytes.baseAddress! + offset
-                let size = Int(r.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
-                let keyCount = Int(r.loadUnaligned(fromByteOffset: 44, as: UInt32.self))
-                guard size == (headerBytes + keyCount + 7) & ~7, offset + size <= bytes.count,
-                      r.loadUnaligned(fromByteOffset: 4, as: UInt32.self) == checksum(r + 8, words: (size - 8) / 8)
-                else { break }
-                let flags = r.loadUnaligned(fromByteOffset: 40, as: UInt32.self)
-                rows.append(MetricWriter.Sample(
-                    key: String(decoding: UnsafeRawBufferPointer(start: r + headerBytes, count: keyCount), as: UTF8.self),
-                    step: flags & 1 != 0 ? Int(r.loadUnaligned(fromByteOffset: 16, as: Int64.self)) : nil,
-                    epoch: flags & 2 != 0 ? Int(r.loadUnaligned(fromByteOffset: 24, as: Int64.self)) : nil,
-                    value: flags & 4 != 0 ? r.loadUnaligned(fromByteOffset: 32, as: Double.self) : nil,
-                    time: r.loadUnaligned(fromByteOffset: 8, as: Double.self)))
-                offset += size
-            }
-            return rows
-        }
+        guard let reader = try Reader(path: path, lock: false) else { return [] }
+        var rows: [MetricWriter.Sample] = []
+        reader.forEach { entry in if case .row(let s) = entry { rows.append(s) } }
+        return rows
     }
 
     /// FNV-1a over 8-byte words (the record's padding is part of it; the file starts zeroed):
@@ -147,5 +173,18 @@ public final class MetricJournal {
         var h: UInt64 = 14_695_981_039_346_656_037
         for i in 0..<words { h = (h ^ p.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self)) &* 1_099_511_628_211 }
         return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+}
+
+/// How a run ended, as its writer journaled it.
+public struct RunEnd: Sendable, Equatable {
+    public var status: RunRecord.Status
+    public var error: String?
+    public var time: Double
+
+    public init(status: RunRecord.Status, error: String?, time: Double = Date().timeIntervalSince1970) {
+        self.status = status
+        self.error = error
+        self.time = time
     }
 }

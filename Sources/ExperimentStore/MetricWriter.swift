@@ -75,32 +75,56 @@ public final class MetricWriter: @unchecked Sendable {
         for s in samples { try append(s) }
     }
 
-    /// Waits until everything appended so far is committed; throws the writer's error if one occurred.
-    public func flush() throws {
+    /// Waits until everything appended so far is committed; throws the writer's error if one
+    /// occurred, or a sentence when the store stayed locked past `timeout`.
+    public func flush(timeout: Duration = MetricWriter.lockPatience) throws {
         condition.lock()
         defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18)
         while committed < appended && failure == nil {
             flushRequested = true
             condition.broadcast()
-            condition.wait()
+            if !condition.wait(until: deadline) && committed < appended && failure == nil {
+                flushRequested = false
+                throw StoreError("\(journal.path.dropLast(".run-\(runID).metrics".count)) stayed locked by another process for \(timeout.components.seconds) s; \(appended - committed) metric rows of run \(runID) are not committed yet and wait in \(journal.path), which the next softmax-lab to open the store commits", reason: .locked)
+            }
         }
         flushRequested = false
         if let failure { throw failure }
     }
 
-    /// Flushes, stops the thread and waits until it has let go of the store, then deletes the
-    /// journal (after a failure too: the run is then marked failed, and its rows are not recovered).
-    /// Every writer must be closed.
+    /// Ends the run: journals how it ended (so it ends so even if what follows fails), commits the
+    /// remaining rows, writes the run's final status, and only then deletes the journal. On any
+    /// failure the journal stays, with the run's end in it, for the next open to finish the job.
+    public func finish(_ end: RunEnd, timeout: Duration = MetricWriter.lockPatience) throws {
+        condition.lock()
+        // Best effort: without it (a full journal) the run still ends below, or is marked interrupted.
+        try? journal.appendEnd(end)
+        condition.unlock()
+        defer { stopThread() }
+        try flush(timeout: timeout)
+        try store?.finishRun(runID, status: end.status, error: end.error)
+        journal.remove()
+    }
+
+    /// Flushes and stops the thread, waiting until it has let go of the store; deletes the journal
+    /// when every row was committed, and keeps it (for the next open to recover) otherwise. Every
+    /// writer must be closed or finished.
     public func close() throws {
-        defer {
-            condition.lock()
-            closing = true
-            condition.broadcast()
-            while !threadEnded { condition.wait() }
-            condition.unlock()
-            journal.remove()
-        }
+        defer { stopThread() }
         try flush()
+        journal.remove()
+    }
+
+    /// How long `finish` and `flush` wait for another process to release the store's write lock.
+    public static let lockPatience: Duration = .seconds(60)
+
+    private func stopThread() {
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        while !threadEnded { condition.wait() }
+        condition.unlock()
     }
 
     /// One transaction for the batch.
@@ -142,7 +166,7 @@ public final class MetricWriter: @unchecked Sendable {
         while true {
             prepareJournal()
             condition.lock()
-            while pending.isEmpty && !closing {
+            while pending.isEmpty && batch.isEmpty && !closing {
                 writerIsWaiting = true
                 condition.wait()
                 writerIsWaiting = false
@@ -150,11 +174,13 @@ public final class MetricWriter: @unchecked Sendable {
             // Let rows gather for one interval unless someone waits for them.
             let deadline = Date(timeIntervalSinceNow: Self.commitInterval)
             while !flushRequested && !closing && condition.wait(until: deadline) {}
-            if pending.isEmpty && closing {
+            if pending.isEmpty && batch.isEmpty {
                 condition.unlock()
                 return
             }
-            swap(&batch, &pending)
+            // Rows that waited out a lock go first: the journal's order is the committed order.
+            batch.append(contentsOf: pending)
+            pending.removeAll(keepingCapacity: true)
             condition.unlock()
             do {
                 try commit(batch)
@@ -163,6 +189,14 @@ public final class MetricWriter: @unchecked Sendable {
                 condition.broadcast()
                 condition.unlock()
                 batch.removeAll(keepingCapacity: true)
+            } catch let error as StoreError where error.reason == .locked {
+                // Another process holds the write lock past the busy timeout: the rows are safe in
+                // the journal; try again, unless the writer is being stopped.
+                condition.lock()
+                let stop = closing
+                condition.unlock()
+                if stop { return }
+                Thread.sleep(forTimeInterval: 0.05)
             } catch {
                 condition.lock()
                 failure = error

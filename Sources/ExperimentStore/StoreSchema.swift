@@ -11,6 +11,19 @@ enum StoreSchema {
         ("v1-runs-metrics-timings", v1),
     ]
 
+    /// Refuses a database that holds tables but is not a softmax-lab store, before anything is
+    /// written to it.
+    static func checkOwnership(_ db: Database, path: String) throws {
+        let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        guard !tables.isEmpty else { return }
+        if tables.contains("grdb_migrations"),
+           try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM grdb_migrations WHERE identifier = ?)", arguments: [migrations[0].identifier]) == true {
+            return
+        }
+        let shown = tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : "")
+        throw StoreError("\(path) is another program's SQLite database (its tables: \(shown)), not a softmax-lab store; softmax-lab records runs only in a new or empty file or in its own store, so it was left untouched")
+    }
+
     /// Brings `db` up to date; call inside a write transaction that holds the write lock.
     static func migrate(_ db: Database, path: String) throws {
         try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")

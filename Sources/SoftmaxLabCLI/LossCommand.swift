@@ -46,6 +46,7 @@ struct LossCommand: ParsableCommand {
     }
 
     func run() throws {
+        let gradientFile = try gradOut.map { try OutputFile($0, flag: "--grad-out") }
         let input = try InputFiles.matrix(logits, what: "logits")
         let x = input.matrix
         let options = try loss.options(classes: x.cols)
@@ -64,7 +65,7 @@ struct LossCommand: ParsableCommand {
         }
         let compute = try backend.make()
         let result = try compute.crossEntropy(logits: x, targets: target, options: options)
-        if let gradOut { try NumpyFile.write(result.gradient, to: gradOut) }
+        try gradientFile?.write(NumpyFile.data(result.gradient))
         if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {
             Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
         }

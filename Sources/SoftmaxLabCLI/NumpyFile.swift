@@ -108,8 +108,8 @@ struct NumpyFile {
         }
     }
 
-    /// Writes a float32 matrix as a version 1.0 `.npy` file.
-    static func write(_ m: Matrix, to path: String) throws {
+    /// A float32 matrix as a version 1.0 `.npy` file.
+    static func data(_ m: Matrix) -> Data {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(m.rows), \(m.cols)), }"
         // Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
         let unpadded = 10 + header.utf8.count + 1
@@ -119,9 +119,7 @@ struct NumpyFile {
         data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
         data.append(contentsOf: Array(header.utf8))
         m.storage.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: m.count * 4)) }
-        guard FileManager.default.createFile(atPath: path, contents: data) else {
-            throw InputError("\(path): cannot write the file")
-        }
+        return data
     }
 
     private static func field(_ key: String, in header: String) -> String? {

@@ -8,12 +8,27 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write an HTML report (inline SVG, no scripts): loss and accuracy curves, GB/s by device and peer.")
 
-    @Option(help: "The HTML file to write.") var out = "report.html"
+    @Option(help: "The HTML file to write (never the store or one of its files).") var out = "report.html"
     @Option(help: "Train runs to draw, comma-separated ids (default: the latest 5).") var runs: String?
+    @Option(help: "At most this many points per curve (rows are averaged in equal buckets).") var points = 500
     @OptionGroup var store: StoreOptions
+    @Flag(help: "Print what was written as JSON.") var json = false
+
+    func validate() throws {
+        guard points >= 2 && points <= 100_000 else { throw ValidationError("--points must be in 2...100000, got \(points)") }
+    }
+
+    struct Output: Encodable {
+        var out: String
+        var trainRuns: [Int64]
+        var benchmarkShapes: [String]
+        var bytes: Int
+    }
 
     func run() throws {
-        let s = try store.open()
+        // Before any work: a report that cannot be written, or would overwrite the store, fails now.
+        let file = try OutputFile(out, flag: "--out", stores: [store.path, StoreOptions.defaultPath])
+        let s = try store.openExisting()
         let trainIDs: [Int64]
         if let runs {
             trainIDs = try runs.split(separator: ",").map { text in
@@ -33,15 +48,12 @@ struct ReportCommand: ParsableCommand {
         if trainIDs.isEmpty { html += "<p>No training runs recorded.</p>" }
         for id in trainIDs {
             let run = try s.run(id)!
-            let metrics = try s.metrics(id)
-            func series(_ key: String) -> [(Double, Double)] {
-                metrics.filter { $0.key == key }.compactMap { m in m.epoch.flatMap { e in m.value.map { (Double(e), $0) } } }
-            }
+            func series(_ key: String) throws -> [(Double, Double)] { try s.curve(id, key: key, points: points).map { ($0.epoch, $0.value) } }
             html += "<h3>Run \(id)\(run.name.map { " “\(SVGChart.escape($0))”" } ?? "") — \(SVGChart.escape(run.backend)), \(run.status.rawValue)</h3>"
             html += SVGChart.lines(title: "loss", xLabel: "epoch", yLabel: "mean cross-entropy",
-                                   series: [("train_loss", series("train_loss")), ("val_loss", series("val_loss"))].filter { !$0.1.isEmpty })
+                                   series: [("train_loss", try series("train_loss")), ("val_loss", try series("val_loss"))].filter { !$0.1.isEmpty })
             html += SVGChart.lines(title: "accuracy", xLabel: "epoch", yLabel: "fraction correct",
-                                   series: [("train_acc", series("train_acc")), ("val_acc", series("val_acc"))].filter { !$0.1.isEmpty })
+                                   series: [("train_acc", try series("train_acc")), ("val_acc", try series("val_acc"))].filter { !$0.1.isEmpty })
         }
         html += "<h2>Fused loss+gradient bandwidth</h2><p>Latest wall-time result per device and peer; the dashed line is the fastest copy of the same bytes measured at that shape.</p>"
         let rows = try s.query("""
@@ -62,7 +74,11 @@ struct ReportCommand: ParsableCommand {
                                   reference: copy.map { (label: "copy (\($0["backend"]!))", value: Double($0["gb_per_s"]!) ?? 0) })
         }
         html += "</body></html>\n"
-        guard FileManager.default.createFile(atPath: out, contents: Data(html.utf8)) else { throw InputError("\(out): cannot write the file") }
+        let bytes = Data(html.utf8)
+        try file.write(bytes)
+        if json {
+            return Console.current.line(try JSONOutput.string(Output(out: out, trainRuns: trainIDs, benchmarkShapes: shapes, bytes: bytes.count)))
+        }
         Console.current.line("report written to \(out) (\(trainIDs.count) training runs, \(shapes.count) benchmark shapes)")
     }
 }

@@ -82,16 +82,22 @@ final class RunRecorder: TrainingObserver {
     /// Records rows outside training (gradcheck's errors), through the same writer.
     func record(metrics: [MetricWriter.Sample]) throws { try writer.append(metrics) }
 
+    /// Commits the last rows and marks the run finished. Where the store cannot take them (locked
+    /// past the writer's patience, disk full), the rows and the run's end wait in its journal for
+    /// the next open, and the sentence says so.
     func finish() throws {
-        try writer.close()
-        try store.finishRun(runID, status: .finished)
+        try writer.finish(RunEnd(status: .finished, error: nil))
     }
 
     /// Marks the run failed with the error's sentence; a failure to record that is not allowed to
-    /// hide the original error.
+    /// hide the original error (the journal keeps the run's end for the next open).
     func fail(_ error: Error) {
-        try? writer.close()
-        try? store.finishRun(runID, status: .failed, error: String(describing: error))
+        let end = RunEnd(status: .failed, error: String(describing: error))
+        do {
+            try writer.finish(end)
+        } catch {
+            try? store.finishRun(runID, status: end.status, error: end.error)
+        }
     }
 
     /// `git describe --always --dirty` of the project when the current directory is its checkout.

@@ -17,7 +17,7 @@ struct RunsCommand: ParsableCommand {
         @Flag(help: "Print as JSON.") var json = false
 
         func run() throws {
-            let runs = try store.open().runSummaries(kind: kind, limit: limit)
+            let runs = try store.openExisting().runSummaries(kind: kind, limit: limit)
             if json { return Console.current.line(try JSONOutput.string(runs)) }
             guard !runs.isEmpty else { return Console.current.line("no runs recorded in \(store.path) yet") }
             Console.current.line(Table.render(
@@ -38,15 +38,14 @@ struct RunsCommand: ParsableCommand {
         @Flag(help: "Print as JSON.") var json = false
 
         func run() throws {
-            let s = try store.open()
+            let s = try store.openExisting()
             let run = try RunsCommand.requireRun(id, in: s)
             let summary = try s.summary(id)
             let device = try run.deviceId.flatMap { try s.device($0) }
-            let metrics = try s.metrics(id)
             let timings = try s.timings(id)
             if json {
                 struct Output: Encodable { var run: RunRecord; var summary: RunSummary?; var device: DeviceRecord?; var metrics: [MetricRecord]; var timings: [TimingRecord] }
-                return Console.current.line(try JSONOutput.string(Output(run: run, summary: summary, device: device, metrics: metrics, timings: timings)))
+                return Console.current.line(try JSONOutput.string(Output(run: run, summary: summary, device: device, metrics: try s.metrics(id), timings: timings)))
             }
             let out = Console.current
             out.line("run \(id) (\(run.kind.rawValue)\(run.name.map { ", \"\($0)\"" } ?? "")): \(run.status.rawValue)")
@@ -57,15 +56,15 @@ struct RunsCommand: ParsableCommand {
             out.line("  softmax-lab \(run.toolVersion)\(run.gitCommit.map { ", commit \($0)" } ?? "")")
             out.line("configuration:")
             for (key, value) in try s.params(id) { out.line("  \(key) = \(value ?? "null")") }
-            let byKey = Dictionary(grouping: metrics, by: \.key)
-            if !byKey.isEmpty {
+            // Summed up inside SQLite: a run may hold millions of rows.
+            let metrics = try s.metricSummaries(id)
+            if !metrics.isEmpty {
                 out.line("metrics:")
                 out.line(Table.render(
                     header: ["key", "count", "first", "last", "min", "max"],
-                    rows: byKey.keys.sorted().map { key in
-                        let values = byKey[key]!.compactMap(\.value)
-                        return [key, "\(byKey[key]!.count)", values.first.map(formatted) ?? "", values.last.map(formatted) ?? "",
-                                values.min().map(formatted) ?? "", values.max().map(formatted) ?? ""]
+                    rows: metrics.map { m in
+                        [m.key, "\(m.count)", m.first.map(formatted) ?? "", m.last.map(formatted) ?? "",
+                         m.min.map(formatted) ?? "", m.max.map(formatted) ?? ""]
                     }))
             }
             if !timings.isEmpty {
@@ -87,17 +86,43 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Metrics to compare.") var metrics = "train_loss,val_loss,val_acc"
         @Option(help: "At most this many epochs per table (evenly spaced, last included).") var rows = 12
         @OptionGroup var store: StoreOptions
+        @Flag(help: "Print as JSON: each run's configuration, bench results and the metrics by epoch.") var json = false
+
+        struct Output: Encodable {
+            struct Run: Encodable { var id: Int64; var backend: String; var status: String; var params: [String: String]; var timings: [TimingRecord] }
+            struct Series: Encodable { var key: String; var epochs: [Int]; var values: [Int64: [Double?]] }
+            var runs: [Run]
+            var differingKeys: [String]
+            var metrics: [Series]
+        }
 
         func validate() throws {
             guard ids.count >= 2 else { throw ValidationError("give at least two run ids to compare") }
         }
 
         func run() throws {
-            let s = try store.open()
+            let s = try store.openExisting()
             let runs = try ids.map { try RunsCommand.requireRun($0, in: s) }
             let params = try ids.map { Dictionary(uniqueKeysWithValues: try s.params($0).map { ($0.key, $0.value ?? "null") }) }
             let out = Console.current
             let keys = Set(params.flatMap(\.keys)).sorted()
+            if json {
+                let series = try metrics.split(separator: ",").map(String.init).map { key in
+                    let byRun = try ids.map { try s.metrics($0, key: key) }
+                    let epochs = Set(byRun.flatMap { $0.compactMap(\.epoch) }).sorted()
+                    return Output.Series(key: key, epochs: epochs, values: Dictionary(uniqueKeysWithValues: zip(ids, byRun.map { run in
+                        epochs.map { e in run.last { $0.epoch == e }?.value }
+                    })))
+                }
+                let output = Output(
+                    runs: try zip(runs, params).map { run, p in
+                        Output.Run(id: run.id!, backend: run.backend, status: run.status.rawValue, params: p,
+                                   timings: try s.timings(run.id!).filter { $0.timing == "wall" })
+                    },
+                    differingKeys: keys.filter { key in Set(params.map { $0[key] ?? "-" }).count > 1 },
+                    metrics: series.filter { !$0.epochs.isEmpty })
+                return out.line(try JSONOutput.string(output))
+            }
             out.line("configuration (* = differs):")
             out.line(Table.render(
                 header: [""] + ["key"] + ids.map { "run \($0)" },
@@ -144,12 +169,21 @@ struct RunsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A run's metrics as CSV, or the whole run as JSON.")
         enum Format: String, ExpressibleByArgument { case csv, json }
         @Argument(help: "The run id.") var id: Int64
-        @Option(help: "csv (metrics) | json (run, params, metrics, timings)") var format: Format = .csv
-        @Option(help: "Write to this file instead of stdout.") var out: String?
+        @Option(help: "csv (metrics; the default) | json (run, params, metrics, timings)") var format: Format?
+        @Option(help: "Write to this file instead of stdout (never the store or one of its files).") var out: String?
         @OptionGroup var store: StoreOptions
+        @Flag(help: "The same as --format json.") var json = false
+
+        func validate() throws {
+            if json && format == .csv {
+                throw ValidationError("--json asks for JSON but --format says csv; give one of them")
+            }
+        }
 
         func run() throws {
-            let s = try store.open()
+            let file = try out.map { try OutputFile($0, flag: "--out", stores: [store.path, StoreOptions.defaultPath]) }
+            let format = json ? .json : format ?? .csv
+            let s = try store.openExisting()
             let run = try RunsCommand.requireRun(id, in: s)
             let text: String
             switch format {
@@ -162,11 +196,9 @@ struct RunsCommand: ParsableCommand {
                 let params = Dictionary(uniqueKeysWithValues: try s.params(id).map { ($0.key, $0.value) })
                 text = try JSONOutput.string(Output(run: run, params: params, metrics: try s.metrics(id), timings: try s.timings(id)))
             }
-            if let out {
-                guard FileManager.default.createFile(atPath: out, contents: Data((text + "\n").utf8)) else {
-                    throw InputError("\(out): cannot write the file")
-                }
-                Console.current.note("run \(id) exported to \(out)")
+            if let file {
+                try file.write(Data((text + "\n").utf8))
+                Console.current.note("run \(id) exported to \(file.path)")
             } else {
                 Console.current.line(text)
             }

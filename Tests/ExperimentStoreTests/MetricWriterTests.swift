@@ -62,3 +62,13 @@ import Testing
         #expect(Timestamp.string(Date(timeIntervalSince1970: 1_795_932_233.341)) == "2026-11-29T06:03:53.341Z")
     }
 }
+
+extension MetricWriterTests {
+    /// The store's rows for samples, as the writer would commit them.
+    static func records(_ samples: [MetricWriter.Sample], run: Int64) -> [MetricRecord] {
+        samples.map {
+            MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value,
+                         recordedAt: Timestamp.string(Date(timeIntervalSince1970: $0.time)))
+        }
+    }
+}
