@@ -61,14 +61,15 @@ let package = Package(
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL",
+                                                 .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
         .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "ExperimentStore", "TestSupport",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SoftmaxOpenCLTests", dependencies: ["SoftmaxOpenCL", "SoftmaxKernels", "TestSupport"]),
-        .testTarget(name: "ExperimentStoreTests", dependencies: ["ExperimentStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ExperimentStoreTests", dependencies: ["ExperimentStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SoftmaxTrainingTests", dependencies: ["SoftmaxTraining", "SoftmaxCPU", "TestSupport"]),
     ]
 )

@@ -2,6 +2,7 @@ import ExperimentStore
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 /// What the store must never do: change a file that is not its own, create a store where only
 /// reading was asked for, write through a link, lose or double-count journaled rows.

@@ -4,12 +4,12 @@ import GRDB
 /// Another connection holding a store's write lock (`BEGIN EXCLUSIVE`) until released, as a
 /// `sqlite3` shell left in a transaction would. GRDB closes every transaction at the end of a
 /// database access, so the transaction lives on a thread of its own.
-final class LockHolder: @unchecked Sendable {
+public final class LockHolder: @unchecked Sendable {
     private let started = DispatchSemaphore(value: 0)
     private let release = DispatchSemaphore(value: 0)
     private let ended = DispatchSemaphore(value: 0)
 
-    init(path: String) throws {
+    public init(path: String) throws {
         let queue = try DatabaseQueue(path: path)
         Thread {
             try? queue.inDatabase { db in
@@ -23,7 +23,7 @@ final class LockHolder: @unchecked Sendable {
         started.wait()
     }
 
-    func unlock() {
+    public func unlock() {
         release.signal()
         ended.wait()
     }
