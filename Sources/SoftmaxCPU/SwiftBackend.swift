@@ -35,6 +35,7 @@ public final class SwiftBackend: ComputeBackend {
         guard rows >= 0, cols >= 0 else {
             throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)")
         }
+        try MemoryBudget.require("a \(rows)x\(cols) float buffer", shape: [rows, cols])
         return HostBuffer(rows: rows, cols: cols)
     }
 

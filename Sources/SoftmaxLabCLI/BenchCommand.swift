@@ -58,6 +58,12 @@ struct BenchCommand: ParsableCommand {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be non-negative, got \(warmup)") }
         guard features >= 1 else { throw ValidationError("--features must be at least 1, got \(features)") }
+        // The linear op's X (N×D) and W (D×C), beside the logits.
+        for shape in try parsedShapes() {
+            do {
+                try MemoryBudget.require("--features \(features) with --shapes \(shape.rows)x\(shape.cols)", shape: [shape.rows + shape.cols, features], copies: 2)
+            } catch { throw ValidationError(error.description) }
+        }
     }
 
     func slowdownFraction() throws -> Double {
@@ -69,13 +75,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func parsedShapes() throws -> [Shape] {
-        try shapes.split(separator: ",").map { text in
-            let parts = text.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard parts.count == 2, let n = parts[0], let c = parts[1], n >= 1, c >= 1 else {
-                throw ValidationError("--shapes: '\(text)' is not of the form NxC with positive N and C (e.g. 1024x32000)")
-            }
-            return Shape(rows: n, cols: c)
-        }
+        do { return try ShapeList.parse(shapes) } catch let error as InputError { throw ValidationError(error.description) }
     }
 
     func run() throws {

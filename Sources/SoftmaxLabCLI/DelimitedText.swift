@@ -20,10 +20,17 @@ enum DelimitedText {
         guard let text = String(data: data, encoding: .utf8) else {
             throw InputError("\(name) is not UTF-8 text")
         }
+        return try parse(text, name: name)
+    }
+
+    /// The rows of `text`, the contents of the file `name`. Lines end at \n, \r\n or \r (Swift
+    /// reads "\r\n" as one Character, which is not "\n"); a byte-order mark is skipped.
+    static func parse(_ text: String, name: String) throws -> Rows {
         var rows = Rows(fields: [], lines: [], name: name)
         var sawFirst = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            var line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
+            if index == 0, line.hasPrefix("\u{FEFF}") { line.removeFirst() }
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields: [Substring] = line.contains(",")
                 ? line.split(separator: ",", omittingEmptySubsequences: false).map { Substring($0.trimmingCharacters(in: .whitespaces)) }

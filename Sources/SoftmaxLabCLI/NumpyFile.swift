@@ -16,11 +16,15 @@ struct NumpyFile {
     var name: String { (path as NSString).lastPathComponent }
 
     static func read(_ path: String) throws -> NumpyFile {
-        let name = (path as NSString).lastPathComponent
         guard let data = FileManager.default.contents(atPath: path) else {
             throw InputError("\(path): cannot read the file (missing or not readable)")
         }
-        let bytes = [UInt8](data)
+        return try parse([UInt8](data), path: path)
+    }
+
+    /// The array in `bytes`, the whole contents of the file at `path` (named in errors).
+    static func parse(_ bytes: [UInt8], path: String) throws -> NumpyFile {
+        let name = (path as NSString).lastPathComponent
         let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw InputError("\(name) is not a .npy file (it does not start with the \\x93NUMPY magic)")
@@ -54,11 +58,13 @@ struct NumpyFile {
         }
         let endian = dtype.first!, kind = dtype.dropFirst().first!
         let bigEndian = endian == ">"
-        let count = shape.reduce(1, *)
+        guard (1...8).contains(size) else { throw InputError("\(name): dtype \(dtype) is not supported; use float32, float64 or an integer type") }
         let start = headerStart + headerLength
         let available = bytes.count - start
-        guard available >= count * size else {
-            throw InputError("\(name) is truncated: its header says shape \(shape) of \(dtype) (\(count * size) bytes) but \(available) bytes follow")
+        // Overflow-safe: a header may claim any shape; the data that follows must back it.
+        guard let count = MemoryBudget.product(shape), let needed = MemoryBudget.product([count, size]), needed <= available else {
+            let claimed = MemoryBudget.product(shape + [size]).map { "\($0) bytes" } ?? "more bytes than any file holds"
+            throw InputError("\(name) is truncated: its header says shape \(shape) of \(dtype) (\(claimed)) but \(available) bytes follow")
         }
         func raw(_ i: Int) -> UInt64 {
             var v: UInt64 = 0

@@ -16,6 +16,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Features of blobs.") var features = 2
     @Option(help: "Classes of blobs and spiral.") var classes = 3
     @Option(help: "CSV label column, 0-based; negative counts from the end.") var labelColumn = -1
+    @Option(help: "CSV: auto (a first line whose features are not numbers), yes or no: whether the first line is a header.")
+    var header: CSVDataset.Header = .auto
+    @Option(help: "CSV labels: auto (integers 0…K−1 are classes, text are names; anything else is refused), index (integers as class numbers) or names (each distinct value a class, in sorted order).")
+    var labelKind: CSVDataset.LabelKind = .auto
     @Flag(help: "Scale each feature to mean 0, standard deviation 1 (statistics of the training split).") var standardize = false
 
     @Option(help: "Passes over the training set.") var epochs: Int?
@@ -44,6 +48,8 @@ struct TrainCommand: ParsableCommand {
         c.features = features
         c.classes = classes
         c.labelColumn = labelColumn
+        c.csvHeader = header
+        c.labelKind = labelKind
         c.standardize = standardize
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
@@ -75,7 +81,9 @@ struct TrainCommand: ParsableCommand {
             guard c.dataset.contains("/") || c.dataset.contains(".") else {
                 throw DatasetError("--dataset \(c.dataset) is not one of \(BuiltinDatasets.names.joined(separator: ", ")) and not a CSV path")
             }
-            data = try CSVDataset.load(path: c.dataset, labelColumn: c.labelColumn)
+            let (csv, reading) = try CSVDataset.load(path: c.dataset, labelColumn: c.labelColumn, header: c.csvHeader, labels: c.labelKind)
+            Console.current.note(reading.describe(csv))
+            data = csv
         }
         var (train, validation) = data.split(validationFraction: c.validationFraction, seed: c.seed)
         guard train.count > 0 else { throw DatasetError("\(data.name) has too few rows for --val-fraction \(c.validationFraction)") }
@@ -181,3 +189,5 @@ final class ProgressObserver: TrainingObserver {
 }
 
 extension TrainingConfig.Initialization: ExpressibleByArgument {}
+extension CSVDataset.Header: ExpressibleByArgument {}
+extension CSVDataset.LabelKind: ExpressibleByArgument {}

@@ -73,6 +73,10 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     // MARK: Memory
 
     private func allocate(bytes: Int, what: String) throws -> cl_mem {
+        guard bytes <= openCLDevice.globalMemoryBytes else {
+            throw SoftmaxError.invalidOption(
+                "\(what) needs \(Self.size(bytes)) but \(openCLDevice.name) has \(Self.size(Int(openCLDevice.globalMemoryBytes))) of memory (CL_DEVICE_GLOBAL_MEM_SIZE)")
+        }
         guard bytes <= openCLDevice.maxAllocationBytes else {
             throw SoftmaxError.invalidOption(
                 "\(what) needs \(Self.size(bytes)) but \(openCLDevice.name) allows at most \(Self.size(Int(openCLDevice.maxAllocationBytes))) per buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)")
@@ -90,7 +94,10 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     public func makeBuffer(rows: Int, cols: Int) throws -> OpenCLBuffer {
         guard rows >= 0, cols >= 0 else { throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)") }
-        let buffer = OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: "a \(rows)x\(cols) float buffer"), api: api)
+        guard let bytes = MemoryBudget.product([rows, cols, 4]) else {
+            throw SoftmaxError.invalidOption("a \(rows)x\(cols) float buffer is more than this machine can address")
+        }
+        let buffer = OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: bytes, what: "a \(rows)x\(cols) float buffer"), api: api)
         // Zero-filled, as the protocol promises (clCreateBuffer leaves memory undefined).
         if buffer.count > 0 {
             var zero: Float = 0

@@ -7,7 +7,7 @@ public enum BuiltinDatasets {
 
     /// UCI handwritten digits: 1797 8×8 images, pixel counts divided by 16 so features are in [0, 1].
     public static func digits() throws -> Dataset {
-        var d = try CSVDataset.parse(EmbeddedFiles.files["digits.csv"]!, name: "digits")
+        var d = try CSVDataset.parse(EmbeddedFiles.files["digits.csv"]!, name: "digits").0
         d.features.storage = d.features.storage.map { $0 / 16 }
         return d
     }
@@ -16,7 +16,7 @@ public enum BuiltinDatasets {
     public static func iris() throws -> Dataset {
         let text = EmbeddedFiles.files["iris.csv"]!
         let header = text.prefix { $0 != "\n" }.split(separator: ",")
-        var d = try CSVDataset.parse(String(text.drop { $0 != "\n" }), name: "iris")
+        var d = try CSVDataset.parse(String(text.drop { $0 != "\n" }), name: "iris").0
         d.classNames = header.dropFirst(2).map(String.init)
         d.classes = d.classNames!.count
         return d
@@ -59,6 +59,9 @@ public enum BuiltinDatasets {
         guard features >= 1 else { throw DatasetError("--features must be at least 1, got \(features)") }
         guard classes >= 2 else { throw DatasetError("--classes must be at least 2, got \(classes)") }
         guard samples >= classes else { throw DatasetError("--samples (\(samples)) must be at least --classes (\(classes))") }
+        // Before anything is allocated: the features (and their split copies), the class centres.
+        try MemoryBudget.require("--samples \(samples) with --features \(features)", shape: [samples, features], copies: 3)
+        try MemoryBudget.require("--classes \(classes) with --features \(features)", shape: [classes, features], copies: 4)
     }
 
     /// A standard normal draw (Box–Muller).

@@ -15,6 +15,10 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var classes = 3
     /// CSV data: the label column, 0-based; negative counts from the end.
     public var labelColumn = -1
+    /// CSV data: whether the first line is a header (auto: when its features are not numbers).
+    public var csvHeader = CSVDataset.Header.auto
+    /// CSV data: how labels read (auto: integers 0…K−1 as classes, names as names, else refused).
+    public var labelKind = CSVDataset.LabelKind.auto
     public var standardize = false
 
     public var epochs = 40

@@ -44,10 +44,10 @@ import Testing
     }
 
     @Test func csvWithHeaderNamesAndLabelColumn() throws {
-        let d = try CSVDataset.parse("species,a,b\ncat,1,2\ndog,3,4\ncat,5,6\n", name: "pets.csv", labelColumn: 0)
+        let d = try CSVDataset.parse("species,a,b\ncat,1,2\ndog,3,4\ncat,5,6\n", name: "pets.csv", labelColumn: 0).0
         #expect(d.classes == 2 && d.classNames == ["cat", "dog"] && d.labels == [0, 1, 0])
         #expect(d.features == Matrix([[1, 2], [3, 4], [5, 6]]))
-        let numeric = try CSVDataset.parse("# comment\n0.5,1\n\n1.5,0\n", name: "n.csv")
+        let numeric = try CSVDataset.parse("# comment\n0.5,1\n\n1.5,0\n", name: "n.csv").0
         #expect(numeric.labels == [1, 0] && numeric.classes == 2 && numeric.classNames == nil)
     }
 
