@@ -8,7 +8,7 @@ import Darwin
 extension MetricJournal {
     /// What a journal holds, one record at a time.
     public enum Entry {
-        case row(MetricWriter.Sample)
+        case row(MetricSample)
         case end(RunEnd)
     }
 
@@ -85,11 +85,11 @@ extension MetricJournal {
             let entry: Entry
             if flags & endFlag != 0 {
                 let parts = key.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let status = RunRecord.Status(rawValue: String(parts[0])) else { return }
+                guard let status = RunStatus(rawValue: String(parts[0])) else { return }
                 let error = flags & 1 != 0 && parts.count > 1 ? String(parts[1]) : nil
                 entry = .end(RunEnd(status: status, error: error, time: time))
             } else {
-                entry = .row(MetricWriter.Sample(
+                entry = .row(MetricSample(
                     key: key,
                     step: flags & 1 != 0 ? Int(truncatingIfNeeded: r.loadUnaligned(fromByteOffset: 16, as: Int64.self)) : nil,
                     epoch: flags & 2 != 0 ? Int(truncatingIfNeeded: r.loadUnaligned(fromByteOffset: 24, as: Int64.self)) : nil,

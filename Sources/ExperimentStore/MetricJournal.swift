@@ -87,7 +87,7 @@ public final class MetricJournal {
     }
 
     /// Writes one row; when this returns, the row survives the process being killed.
-    public func append(_ s: MetricWriter.Sample) throws {
+    public func append(_ s: MetricSample) throws {
         let flags = UInt32(s.step == nil ? 0 : 1) | UInt32(s.epoch == nil ? 0 : 2) | UInt32(s.value == nil ? 0 : 4)
         try write(key: s.key, time: s.time, step: Int64(s.step ?? 0), epoch: Int64(s.epoch ?? 0), value: s.value ?? 0, flags: flags)
     }
@@ -160,9 +160,9 @@ public final class MetricJournal {
     public func remove() { unlink(path) }
 
     /// Every complete row of the file at `path`, in the order appended (end records left out).
-    public static func rows(atPath path: String) throws -> [MetricWriter.Sample] {
+    public static func rows(atPath path: String) throws -> [MetricSample] {
         guard let reader = try Reader(path: path, lock: false) else { return [] }
-        var rows: [MetricWriter.Sample] = []
+        var rows: [MetricSample] = []
         reader.forEach { entry in if case .row(let s) = entry { rows.append(s) } }
         return rows
     }
@@ -178,11 +178,11 @@ public final class MetricJournal {
 
 /// How a run ended, as its writer journaled it.
 public struct RunEnd: Sendable, Equatable {
-    public var status: RunRecord.Status
+    public var status: RunStatus
     public var error: String?
     public var time: Double
 
-    public init(status: RunRecord.Status, error: String?, time: Double = Date().timeIntervalSince1970) {
+    public init(status: RunStatus, error: String?, time: Double = Date().timeIntervalSince1970) {
         self.status = status
         self.error = error
         self.time = time

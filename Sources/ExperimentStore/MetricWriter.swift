@@ -7,23 +7,7 @@ import Foundation
 /// returns, so a killed process loses at most the row in flight: the next store opened on the file
 /// commits what the journal holds beyond the committed rows.
 public final class MetricWriter: @unchecked Sendable {
-    /// A metric as the training thread hands it over: no formatting, no allocation beyond the key.
-    public struct Sample: Sendable {
-        public var key: String
-        public var step: Int?
-        public var epoch: Int?
-        public var value: Double?
-        /// Seconds since 1970, formatted on the writer thread.
-        public var time: Double
-
-        public init(key: String, step: Int?, epoch: Int?, value: Double?, time: Double = Date().timeIntervalSince1970) {
-            self.key = key
-            self.step = step
-            self.epoch = epoch
-            self.value = value
-            self.time = time
-        }
-    }
+    public typealias Sample = MetricSample
 
     /// Set to nil by the writer thread as it ends, so that after `close()` the writer no longer
     /// keeps the database open: a process that opens the file next never meets the last
@@ -179,8 +163,12 @@ public final class MetricWriter: @unchecked Sendable {
                 return
             }
             // Rows that waited out a lock go first: the journal's order is the committed order.
-            batch.append(contentsOf: pending)
-            pending.removeAll(keepingCapacity: true)
+            if batch.isEmpty {
+                swap(&batch, &pending)
+            } else {
+                batch.append(contentsOf: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
             condition.unlock()
             do {
                 try commit(batch)

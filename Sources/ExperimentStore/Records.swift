@@ -51,7 +51,7 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public enum Kind: String, Codable, Sendable, CaseIterable { case train, bench, gradcheck }
-    public enum Status: String, Codable, Sendable { case running, finished, failed, interrupted }
+    public typealias Status = RunStatus
 
     public var id: Int64?
     public var uuid: String

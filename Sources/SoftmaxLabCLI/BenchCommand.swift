@@ -55,8 +55,11 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         _ = try parsedShapes()
         _ = try slowdownFraction()
+        // Each repeat keeps one timing sample: the bound keeps that array a few megabytes.
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
+        guard `repeat` <= 1_000_000 else { throw ValidationError("--repeat must be at most 1000000, got \(`repeat`)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be non-negative, got \(warmup)") }
+        guard warmup <= 1_000_000 else { throw ValidationError("--warmup must be at most 1000000, got \(warmup)") }
         guard features >= 1 else { throw ValidationError("--features must be at least 1, got \(features)") }
         // The linear op's X (N×D) and W (D×C), beside the logits.
         for shape in try parsedShapes() {

@@ -132,3 +132,19 @@ import Testing
         #expect(try store.metrics(run).count == 1)
     }
 }
+
+extension MetricJournalTests {
+    /// The fuzz seed journal, written by scripts/make-fuzz-seeds.py from the format's description
+    /// alone, reads back as written: two rows and the run's end, and its torn copy as nothing.
+    @Test func aJournalWrittenFromTheFormatsDescriptionReads() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/journal")
+        var entries: [MetricJournal.Entry] = []
+        try #require(try MetricJournal.Reader(path: corpus.appendingPathComponent("rows-and-end").path, lock: false)).forEach { entries.append($0) }
+        #expect(entries.count == 3)
+        if case .row(let s) = entries[0] { #expect(s.key == "step_loss" && s.step == 1 && s.epoch == 0 && s.value == 2.3) } else { Issue.record("\(entries[0])") }
+        if case .row(let s) = entries[1] { #expect(s.key == "val_acc" && s.step == nil && s.epoch == 1 && s.value == 0.9) } else { Issue.record("\(entries[1])") }
+        if case .end(let e) = entries[2] { #expect(e.status == .finished && e.error == nil) } else { Issue.record("\(entries[2])") }
+        #expect(try MetricJournal.rows(atPath: corpus.appendingPathComponent("torn").path).count == 1)
+    }
+}

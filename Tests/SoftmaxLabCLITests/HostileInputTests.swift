@@ -26,6 +26,7 @@ import Testing
         expectRefused(["bench", "--shapes", "4611686018427387904x4", "--no-record"], "--shapes 4611686018427387904x4: 4611686018427387904×4 elements is more than this machine can address")
         expectRefused(["bench", "--shapes", "100000x100000", "--no-record"], "more than this machine's")
         expectRefused(["bench", "--shapes", "1024x32000", "--features", "4611686018427387904", "--no-record"], "--features 4611686018427387904 with --shapes 1024x32000")
+        expectRefused(["bench", "--repeat", "4611686018427387904", "--no-record"], "--repeat must be at most 1000000")
         expectRefused(["train", "--dataset", "blobs", "--features", "4611686018427387904", "--no-record"], "--samples 1000 with --features 4611686018427387904")
         expectRefused(["train", "--dataset", "blobs", "--samples", "4611686018427387904", "--no-record"], "--samples 4611686018427387904 with --features 2")
         expectRefused(["train", "--dataset", "blobs", "--classes", "4000000000", "--samples", "4000000000", "--no-record"], "more than this machine")
