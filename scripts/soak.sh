@@ -120,7 +120,7 @@ got=$(q "$work/roomy/full.sqlite" "SELECT COUNT(*) FROM metrics")
 [ "$rows" -ge "$got" ] || rows=$got
 status=$(q "$work/roomy/full.sqlite" "SELECT status || ': ' || COALESCE(error, '') FROM runs")
 check_integrity "$work/roomy/full.sqlite"
-echo "disk full ($how): exit $code, \"$(head -c 200 "$work/full.err" | tr '\n' ' ')\"; recorded as $status; rows journaled $rows, stored $got, lost $((rows - got))"
+echo "disk full ($how): exit $code, \"$(tail -n 1 "$work/full.err")\"; recorded as $status; rows journaled $rows, stored $got, lost $((rows - got))"
 journaled=$((journaled + rows)); recovered=$((recovered + got)); lost=$((lost + rows - got))
 
 echo

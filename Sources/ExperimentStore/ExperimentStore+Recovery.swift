@@ -12,11 +12,14 @@ import Darwin
 /// Recovery is incremental: rows go in transactions of `recoveryRowsPerTransaction`, so other
 /// writers wait a moment at most, memory stays bounded (the journal is mapped, not read), and a
 /// recovery that is itself killed resumes where it stopped (the committed rows are counted again).
+/// Between two transactions it leaves the lock free for as long as the last one held it: SQLite's
+/// lock is not fair, and a waiter that polls (its busy handler sleeps up to 100 ms between tries)
+/// would otherwise miss the short gaps between back-to-back transactions for a second or more.
 /// The journal's lock keeps a second recovery, and a live writer, out. The journal is deleted only
 /// after the run's row is final; one left behind by a kill between the two is found by the
 /// directory sweep, holds nothing uncommitted, and is deleted then.
 extension ExperimentStore {
-    static let recoveryRowsPerTransaction = 20_000
+    static let recoveryRowsPerTransaction = 10_000
 
     /// Marks `running` runs of this host whose writer is gone as `interrupted` (or as their journal
     /// says they ended), after committing what their journals hold; returns how many runs it ended.
@@ -79,9 +82,11 @@ extension ExperimentStore {
                 if index >= committed { chunk.append(sample) }
                 index += 1
                 if chunk.count == Self.recoveryRowsPerTransaction {
+                    let start = ContinuousClock.now
                     try record(metrics: MetricWriter.records(chunk, runID: id))
                     recovered += chunk.count
                     chunk.removeAll(keepingCapacity: true)
+                    Thread.sleep(forTimeInterval: max(0.01, (ContinuousClock.now - start) / .seconds(1)))
                 }
             case .end(let e):
                 runEnd = e

@@ -48,8 +48,8 @@ public final class ExperimentStore: Sendable {
     public static let defaultBusyTimeout: TimeInterval = 15
     let busyTimeout: TimeInterval
 
-    /// The file's first bytes decide before SQLite opens it: SQLite would create a missing file and
-    /// would take a text file for an empty database only after writing to it.
+    /// Decided before SQLite opens the file: SQLite creates a missing file on open, and the header
+    /// check names a file that is not SQLite before SQLite has read or locked it.
     private static func checkIsStoreOrNew(_ path: String, mode: OpenMode) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {

@@ -5,7 +5,8 @@ import Foundation
 /// since the last one (group commit). Committing every step instead made per-step logging 13×
 /// slower than training. Each row is also written to the run's `MetricJournal` before `append`
 /// returns, so a killed process loses at most the row in flight: the next store opened on the file
-/// commits what the journal holds beyond the committed rows.
+/// commits what the journal holds beyond the committed rows. A commit that finds the store locked
+/// by another process past SQLite's busy timeout keeps its rows and tries again.
 public final class MetricWriter: @unchecked Sendable {
     public typealias Sample = MetricSample
 
@@ -14,6 +15,7 @@ public final class MetricWriter: @unchecked Sendable {
     /// connection's closing checkpoint, which holds the file exclusively.
     private var store: ExperimentStore?
     private let runID: Int64
+    private let storePath: String
     private let journal: MetricJournal
     private let condition = NSCondition()
     private var pending: [Sample] = []
@@ -36,6 +38,7 @@ public final class MetricWriter: @unchecked Sendable {
         journal = try MetricJournal(path: MetricJournal.path(store: store.canonicalPath, runID: runID))
         self.store = store
         self.runID = runID
+        storePath = store.path
         pending.reserveCapacity(1024)
         // The thread holds the writer until `close()` ends its loop.
         let thread = Thread { self.loop() }
@@ -64,13 +67,13 @@ public final class MetricWriter: @unchecked Sendable {
     public func flush(timeout: Duration = MetricWriter.lockPatience) throws {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = Date(timeIntervalSinceNow: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18)
+        let deadline = Date(timeIntervalSinceNow: timeout / .seconds(1))
         while committed < appended && failure == nil {
             flushRequested = true
             condition.broadcast()
             if !condition.wait(until: deadline) && committed < appended && failure == nil {
                 flushRequested = false
-                throw StoreError("\(journal.path.dropLast(".run-\(runID).metrics".count)) stayed locked by another process for \(timeout.components.seconds) s; \(appended - committed) metric rows of run \(runID) are not committed yet and wait in \(journal.path), which the next softmax-lab to open the store commits", reason: .locked)
+                throw StoreError("\(storePath) stayed locked by another process for \(String(format: "%g", timeout / .seconds(1))) s more; \(appended - committed) metric rows of run \(runID) are not committed yet and wait in \(journal.path), which the next softmax-lab to open the store commits", reason: .locked)
             }
         }
         flushRequested = false
