@@ -75,20 +75,8 @@ import Testing
     @Test func theNextOpenCommitsWhatOnlyTheJournalHeld() throws {
         let t = try TemporaryStore()
         let rows = (0..<10).map { MetricWriter.Sample(key: "step_loss", step: $0, epoch: 0, value: Double($0), time: 1_795_900_000) }
-        let run: Int64
-        let journalPath: String
-        do {
-            let store = try ExperimentStore(path: t.path)
-            run = try store.beginRun(sampleRun(pid: try endedProcessID()), params: [:])
-            journalPath = MetricJournal.path(store: store.canonicalPath, runID: run)
-            let journal = try MetricJournal(path: journalPath)
-            for r in rows { try journal.append(r) }
-            // The writer had committed the first four before the process died.
-            try store.record(metrics: rows.prefix(4).map {
-                MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value,
-                             recordedAt: Timestamp.string(Date(timeIntervalSince1970: $0.time)))
-            })
-        }
+        // The writer had committed the first four before the process died.
+        let (run, journalPath) = try journaledRun(t, rows: rows, committed: 4, pid: try endedProcessID())
         let link = t.folder.appendingPathComponent("link.sqlite").path
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: t.path)
         let reopened = try ExperimentStore(path: link)

@@ -63,6 +63,21 @@ import Testing
     }
 }
 
+/// A run of a process that died (or `pid`) with `rows` in its journal, the first `committed` of
+/// them committed, as its writer would have left them, and `finished` if its row was made final
+/// while the journal was still held; returns the run and its journal's path.
+func journaledRun(_ t: TemporaryStore, rows: [MetricWriter.Sample], committed: Int, pid: Int32?,
+                  finished: Bool = false) throws -> (run: Int64, journal: String) {
+    let store = try ExperimentStore(path: t.path)
+    let run = try store.beginRun(sampleRun(pid: pid), params: [:])
+    let path = MetricJournal.path(store: store.canonicalPath, runID: run)
+    let journal = try MetricJournal(path: path)
+    for r in rows { try journal.append(r) }
+    try store.record(metrics: MetricWriterTests.records(Array(rows.prefix(committed)), run: run))
+    if finished { try store.finishRun(run, status: .finished) }
+    return (run, path)
+}
+
 extension MetricWriterTests {
     /// The store's rows for samples, as the writer would commit them.
     static func records(_ samples: [MetricWriter.Sample], run: Int64) -> [MetricRecord] {

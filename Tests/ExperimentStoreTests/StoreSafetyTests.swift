@@ -66,18 +66,7 @@ import TestSupport
         let t = try TemporaryStore()
         let count = 2 * 20_000 + 1234
         let rows = (0..<count).map { MetricWriter.Sample(key: "step_loss", step: $0, epoch: 0, value: Double($0), time: 1_795_900_000 + Double($0) / 1000) }
-        let run: Int64, journalPath: String
-        do {
-            let store = try ExperimentStore(path: t.path)
-            run = try store.beginRun(sampleRun(pid: try endedProcessID()), params: [:])
-            journalPath = MetricJournal.path(store: store.canonicalPath, runID: run)
-            let journal = try MetricJournal(path: journalPath)
-            for r in rows { try journal.append(r) }
-            try store.record(metrics: rows.prefix(25_000).map {
-                MetricRecord(runId: run, key: $0.key, step: $0.step, epoch: $0.epoch, value: $0.value,
-                             recordedAt: Timestamp.string(Date(timeIntervalSince1970: $0.time)))
-            })
-        }
+        let (run, journalPath) = try journaledRun(t, rows: rows, committed: 25_000, pid: try endedProcessID())
         let reopened = try ExperimentStore(path: t.path)
         let steps = try reopened.metrics(run, key: "step_loss").compactMap(\.step)
         #expect(steps == Array(0..<count))
@@ -90,16 +79,7 @@ import TestSupport
     @Test func aJournalLeftAfterTheRunEndedIsDeletedWithoutDoubleCounting() throws {
         let t = try TemporaryStore()
         let rows = (0..<10).map { MetricWriter.Sample(key: "train_loss", step: $0, epoch: $0, value: 1, time: 1_795_900_000) }
-        let run: Int64, journalPath: String
-        do {
-            let store = try ExperimentStore(path: t.path)
-            run = try store.beginRun(sampleRun(), params: [:])
-            journalPath = MetricJournal.path(store: store.canonicalPath, runID: run)
-            let journal = try MetricJournal(path: journalPath)
-            for r in rows { try journal.append(r) }
-            try store.record(metrics: MetricWriterTests.records(rows, run: run))
-            try store.finishRun(run, status: .finished)
-        }
+        let (run, journalPath) = try journaledRun(t, rows: rows, committed: rows.count, pid: getpid(), finished: true)
         let reopened = try ExperimentStore(path: t.path)
         #expect(try reopened.metrics(run).count == 10)
         #expect(try reopened.run(run)?.status == .finished)
