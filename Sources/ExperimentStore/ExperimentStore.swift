@@ -59,6 +59,9 @@ public final class ExperimentStore: Sendable {
             return
         }
         if info.st_mode & S_IFMT == S_IFDIR { throw StoreError("\(path) is a directory, not an experiment store file") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw StoreError("\(path) is not a regular file (a device or pipe), so it cannot be an experiment store")
+        }
         guard info.st_size > 0 else { return }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StoreError("\(path): cannot read the file (\(String(cString: strerror(errno))))")

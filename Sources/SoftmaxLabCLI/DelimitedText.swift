@@ -14,13 +14,7 @@ enum DelimitedText {
 
     static func read(_ path: String) throws -> Rows {
         let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("\(path): cannot read the file (missing or not readable)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw InputError("\(name) is not UTF-8 text")
-        }
-        return try parse(text, name: name)
+        return try parse(InputFile.text(path, name: name), name: name)
     }
 
     /// The rows of `text`, the contents of the file `name`. Lines end at \n, \r\n or \r (Swift

@@ -16,10 +16,7 @@ struct NumpyFile {
     var name: String { (path as NSString).lastPathComponent }
 
     static func read(_ path: String) throws -> NumpyFile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("\(path): cannot read the file (missing or not readable)")
-        }
-        return try parse([UInt8](data), path: path)
+        try parse(InputFile.bytes(path), path: path)
     }
 
     /// The array in `bytes`, the whole contents of the file at `path` (named in errors).

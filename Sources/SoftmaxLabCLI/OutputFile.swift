@@ -9,12 +9,21 @@ import Foundation
 struct OutputFile {
     let path: String
     let flag: String
+    /// A device or pipe: written in place, since it cannot be replaced.
+    let isStream: Bool
 
     /// `stores`: the store paths the command knows of (its `--db`, the default one).
     init(_ path: String, flag: String, stores: [String] = [StoreOptions.defaultPath]) throws {
         self.path = path
         self.flag = flag
         guard !path.isEmpty else { throw InputError("\(flag) is empty; give a file path") }
+        // A terminal, pipe or /dev/stdout (itself a link to one) is written to as it is.
+        var info = stat()
+        if stat(path, &info) == 0, [S_IFCHR, S_IFIFO, S_IFSOCK].contains(info.st_mode & S_IFMT) {
+            isStream = true
+            return
+        }
+        isStream = false
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
@@ -34,7 +43,6 @@ struct OutputFile {
         if target.range(of: #"\.run-[0-9]+\.metrics$"#, options: .regularExpression) != nil {
             throw InputError("\(flag) \(path) looks like a run's metrics journal; softmax-lab does not overwrite it, so choose another file")
         }
-        var info = stat()
         if lstat(target, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFDIR { throw InputError("\(flag) \(path) is a directory; give a file path") }
             if info.st_mode & S_IFMT == S_IFREG, let handle = FileHandle(forReadingAtPath: target) {
@@ -49,6 +57,12 @@ struct OutputFile {
 
     /// Writes `data` whole, or leaves the path as it was.
     func write(_ data: Data) throws {
+        if isStream {
+            guard let handle = FileHandle(forWritingAtPath: path) else { throw InputError("\(flag) \(path): cannot open it for writing") }
+            defer { try? handle.close() }
+            do { try handle.write(contentsOf: data) } catch { throw InputError("\(flag) \(path): cannot write (\(error.localizedDescription))") }
+            return
+        }
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path

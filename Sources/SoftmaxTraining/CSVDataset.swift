@@ -39,11 +39,8 @@ public enum CSVDataset {
 
     /// `labelColumn`: 0-based, negative counts from the end (−1, the default, is the last column).
     public static func load(path: String, labelColumn: Int = -1, header: Header = .auto, labels: LabelKind = .auto) throws -> (Dataset, Reading) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetError("\(path): cannot read the file (missing or not readable)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw DatasetError("\(path) is not UTF-8 text") }
-        return try parse(text, name: (path as NSString).lastPathComponent, labelColumn: labelColumn, header: header, labels: labels)
+        let name = (path as NSString).lastPathComponent
+        return try parse(InputFile.text(path, name: path), name: name, labelColumn: labelColumn, header: header, labels: labels)
     }
 
     public static func parse(_ text: String, name: String, labelColumn: Int = -1, header: Header = .auto,

@@ -32,6 +32,20 @@ import Testing
         expectRefused(["train", "--dataset", "blobs", "--classes", "4000000000", "--samples", "4000000000", "--no-record"], "more than this machine")
     }
 
+    /// A device read without end, or a store that is not a file: refused before reading or writing;
+    /// an output that is a device is written in place, never replaced.
+    @Test func devicesAreNotFilesButCanBeOutputs() throws {
+        let files = try TestFiles()
+        let labels = try files.text("y.txt", "0\n1\n")
+        expectRefused(["loss", "--logits", "/dev/zero", "--labels", labels], "/dev/zero is not a regular file")
+        expectRefused(["train", "--dataset", "iris", "--db", "/dev/null"], "/dev/null is not a regular file (a device or pipe), so it cannot be an experiment store")
+        let db = files.path("s.sqlite")
+        #expect(CommandRunner.run(["train", "--dataset", "iris", "--epochs", "1", "--db", db]).exitCode == 0)
+        let r = CommandRunner.run(["runs", "export", "1", "--db", db, "--out", "/dev/null"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType == .typeCharacterSpecial)
+    }
+
     @Test func windowsLineEndingsAndAByteOrderMarkRead() throws {
         let files = try TestFiles()
         let logits = try files.text("l.csv", "\u{FEFF}1,2\r\n3,4\r\n")
