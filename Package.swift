@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import Foundation
 import PackageDescription
 
@@ -54,7 +54,7 @@ let package = Package(
         ),
         .executableTarget(name: "softmax-lab", dependencies: ["SoftmaxLabCLI"]),
         // The device check without Foundation: small enough to carry to a GPU machine.
-        .executableTarget(name: "softmax-lab-device", dependencies: ["SoftmaxCore", "SoftmaxCPU", "SoftmaxOpenCL", "SoftmaxReference"]),
+        .executableTarget(name: "softmax-lab-device", dependencies: ["SoftmaxCore", "SoftmaxOpenCL", "SoftmaxReference"]),
 
         // MARK: Build tools
         .executableTarget(name: "embed-files", path: "Tools/embed-files"),

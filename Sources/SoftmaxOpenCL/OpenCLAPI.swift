@@ -13,14 +13,12 @@ public final class OpenCLAPI: @unchecked Sendable {
     let getDeviceIDs: PFN_clGetDeviceIDs
     let getDeviceInfo: PFN_clGetDeviceInfo
     let createContext: PFN_clCreateContext
-    let releaseContext: PFN_clReleaseContext
     let createCommandQueue: PFN_clCreateCommandQueue
     let releaseCommandQueue: PFN_clReleaseCommandQueue
     let createBuffer: PFN_clCreateBuffer
     let releaseMemObject: PFN_clReleaseMemObject
     let enqueueWriteBuffer: PFN_clEnqueueWriteBuffer
     let enqueueReadBuffer: PFN_clEnqueueReadBuffer
-    let enqueueCopyBuffer: PFN_clEnqueueCopyBuffer
     let enqueueFillBuffer: PFN_clEnqueueFillBuffer
     let createProgramWithSource: PFN_clCreateProgramWithSource
     let buildProgram: PFN_clBuildProgram
@@ -29,10 +27,8 @@ public final class OpenCLAPI: @unchecked Sendable {
     let createKernel: PFN_clCreateKernel
     let releaseKernel: PFN_clReleaseKernel
     let setKernelArg: PFN_clSetKernelArg
-    let getKernelWorkGroupInfo: PFN_clGetKernelWorkGroupInfo
     let enqueueNDRangeKernel: PFN_clEnqueueNDRangeKernel
     let finish: PFN_clFinish
-    let waitForEvents: PFN_clWaitForEvents
     let getEventProfilingInfo: PFN_clGetEventProfilingInfo
     let releaseEvent: PFN_clReleaseEvent
 
@@ -50,14 +46,12 @@ public final class OpenCLAPI: @unchecked Sendable {
         getDeviceIDs = try symbol("clGetDeviceIDs")
         getDeviceInfo = try symbol("clGetDeviceInfo")
         createContext = try symbol("clCreateContext")
-        releaseContext = try symbol("clReleaseContext")
         createCommandQueue = try symbol("clCreateCommandQueue")
         releaseCommandQueue = try symbol("clReleaseCommandQueue")
         createBuffer = try symbol("clCreateBuffer")
         releaseMemObject = try symbol("clReleaseMemObject")
         enqueueWriteBuffer = try symbol("clEnqueueWriteBuffer")
         enqueueReadBuffer = try symbol("clEnqueueReadBuffer")
-        enqueueCopyBuffer = try symbol("clEnqueueCopyBuffer")
         enqueueFillBuffer = try symbol("clEnqueueFillBuffer")
         createProgramWithSource = try symbol("clCreateProgramWithSource")
         buildProgram = try symbol("clBuildProgram")
@@ -66,10 +60,8 @@ public final class OpenCLAPI: @unchecked Sendable {
         createKernel = try symbol("clCreateKernel")
         releaseKernel = try symbol("clReleaseKernel")
         setKernelArg = try symbol("clSetKernelArg")
-        getKernelWorkGroupInfo = try symbol("clGetKernelWorkGroupInfo")
         enqueueNDRangeKernel = try symbol("clEnqueueNDRangeKernel")
         finish = try symbol("clFinish")
-        waitForEvents = try symbol("clWaitForEvents")
         getEventProfilingInfo = try symbol("clGetEventProfilingInfo")
         releaseEvent = try symbol("clReleaseEvent")
         // The handle stays open for the life of the process: kernels and buffers may outlive this object.

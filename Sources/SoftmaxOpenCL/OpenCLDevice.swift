@@ -5,11 +5,9 @@ import SoftmaxCore
 public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     public var index: Int
     public var platformName: String
-    public var platformVersion: String
     public var name: String
     public var vendor: String
     public var driverVersion: String
-    public var deviceVersion: String
     public var openCLCVersion: String
     /// CPU, GPU, ACCELERATOR or OTHER.
     public var type: String
@@ -82,9 +80,9 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
             : typeBits & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 ? "CPU"
             : typeBits & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 ? "ACCELERATOR" : "OTHER"
         return OpenCLDevice(
-            index: index, platformName: platformString(CL_PLATFORM_NAME), platformVersion: platformString(CL_PLATFORM_VERSION),
+            index: index, platformName: platformString(CL_PLATFORM_NAME),
             name: string(CL_DEVICE_NAME), vendor: string(CL_DEVICE_VENDOR), driverVersion: string(CL_DRIVER_VERSION),
-            deviceVersion: string(CL_DEVICE_VERSION), openCLCVersion: string(CL_DEVICE_OPENCL_C_VERSION), type: type,
+            openCLCVersion: string(CL_DEVICE_OPENCL_C_VERSION), type: type,
             computeUnits: Int(value(CL_DEVICE_MAX_COMPUTE_UNITS, cl_uint.self)), clockMHz: Int(value(CL_DEVICE_MAX_CLOCK_FREQUENCY, cl_uint.self)),
             globalMemoryBytes: Int64(value(CL_DEVICE_GLOBAL_MEM_SIZE, cl_ulong.self)),
             localMemoryBytes: Int64(value(CL_DEVICE_LOCAL_MEM_SIZE, cl_ulong.self)),

@@ -15,7 +15,6 @@ public enum ReferenceCrossEntropy {
         /// ∂loss/∂logits, N×C.
         public var gradient: DoubleMatrix
         public var logSumExp: [Double]
-        public var probabilities: DoubleMatrix
     }
 
     /// logits: (N, C) row-major; targets: N class indices or an (N, C) probability matrix.
@@ -79,6 +78,6 @@ public enum ReferenceCrossEntropy {
         }
         let sum = rowLosses.reduce(0, +)
         let loss = options.reduction == .mean ? sum / denominator : sum
-        return Result(loss: loss, rowLosses: rowLosses, gradient: gradient, logSumExp: lse, probabilities: p)
+        return Result(loss: loss, rowLosses: rowLosses, gradient: gradient, logSumExp: lse)
     }
 }

@@ -6,7 +6,6 @@
 // params: auto (the backend's choice for the device), row (one work-item per row), wgNcM (one
 // work-group per row of up to N work-items, sized to the row, M logits each kept in registers).
 import SoftmaxCore
-import SoftmaxCPU
 import SoftmaxOpenCL
 import SoftmaxReference
 #if canImport(Glibc)
