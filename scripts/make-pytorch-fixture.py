@@ -4,8 +4,8 @@ torch.nn.functional.cross_entropy for every option, so the tests compare against
 
 Inputs are float32 values; PyTorch computes in float64 on them, and the gradient comes from autograd.
 Run once in a virtual environment with torch installed:
-    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch numpy
-    /tmp/torchvenv/bin/python scripts/make-pytorch-fixture.py
+    python3 -m venv "$TORCH_VENV" && "$TORCH_VENV"/bin/pip install torch numpy
+    "$TORCH_VENV"/bin/python scripts/make-pytorch-fixture.py
 """
 import json
 import pathlib

@@ -1,5 +1,5 @@
 /// The vector type of the hot loops. SIMD16 maps onto one AVX-512 register (or two AVX2 ones);
-/// SIMD32 is scalarized by the compiler and must not be used (notes/CPU-PERFORMANCE.md).
+/// SIMD32 is scalarized by the compiler and must not be used (ARCHITECTURE.md, "Performance facts").
 typealias Vec = SIMD16<Float>
 let vecWidth = 16
 
