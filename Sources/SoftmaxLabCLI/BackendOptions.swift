@@ -45,25 +45,29 @@ enum OpenCLEnvironment {
 }
 
 struct BackendOptions: ParsableArguments {
-    @Option(help: "auto (the first OpenCL GPU, else swift, and why), swift (pure Swift, SIMD, all cores), opencl, or all (bench, gradcheck).")
-    var backend: BackendKind = .auto
+    /// Unset: `all` for the commands that compare backends (`makeAll`), `auto` for the others (`make`).
+    @Option(help: "auto (the first OpenCL GPU, else swift, and why), swift (pure Swift, SIMD, all cores), opencl, or all (every backend and device: the default of bench and gradcheck).")
+    var backend: BackendKind?
 
     @Option(help: "OpenCL device: an index from `softmax-lab devices` or part of its name.")
     var device: String?
 
-    /// Every usable backend: the Swift one and one per OpenCL device (for `--backend auto`), or the
-    /// one chosen.
+    /// Every usable backend: the Swift one and one per OpenCL device (`--backend all`, the default
+    /// here), or the one chosen (`auto` picks one, as everywhere).
     func makeAll() throws -> [any ComputeBackend] {
+        let backend = backend ?? .all
         if backend == .opencl, device == "all", case .success(let env) = OpenCLEnvironment.discovered {
             return try env.devices.map { try OpenCLBackend(api: env.api, device: $0) }
         }
-        guard backend == .auto || backend == .all, device == nil || device == "all" else { return [try make()] }
+        guard backend == .all, device == nil || device == "all" else { return [try make(backend)] }
         guard case .success(let env) = OpenCLEnvironment.discovered else { return [SwiftBackend()] }
         return [SwiftBackend()] + (try env.devices.map { try OpenCLBackend(api: env.api, device: $0) })
     }
 
-    /// The chosen backend; `auto` says on stderr which it picked and why.
-    func make() throws -> any ComputeBackend {
+    /// The chosen backend (`auto` unless given); `auto` says on stderr which it picked and why.
+    func make() throws -> any ComputeBackend { try make(backend ?? .auto) }
+
+    private func make(_ backend: BackendKind) throws -> any ComputeBackend {
         switch backend {
         case .all:
             throw InputError("--backend all runs several backends; this command takes one (auto, swift or opencl)")

@@ -65,3 +65,17 @@ import TestSupport
         #expect(rows.allSatisfy { $0.check == "ok" }, "\(rows.filter { $0.check != "ok" })")
     }
 }
+
+extension GradcheckAndBenchTests {
+    /// `--backend auto` picks one backend in bench as everywhere; the default there is every one.
+    @Test func autoMeansOneBackendInBenchToo() throws {
+        struct Row: Decodable { var backend: String; var device: String }
+        func backends(_ extra: [String]) throws -> Set<String> {
+            let r = CommandRunner.run(["bench", "--shapes", "64x10", "--repeat", "1", "--warmup", "0", "--no-record", "--json"] + extra)
+            #expect(r.exitCode == 0, "\(r.standardError)")
+            return Set(try JSONDecoder().decode([Row].self, from: Data(r.standardOutput.utf8)).map { "\($0.backend) \($0.device)" })
+        }
+        #expect(try backends(["--backend", "auto"]).count == 1)
+        #expect(try backends([]).count == 1 + TestBackends.openCLDevices.count)
+    }
+}
