@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL",
                                                  .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
-        .testTarget(name: "SoftmaxCPUTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],
+        .testTarget(name: "CrossEntropyTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "SoftmaxLabCLITests", dependencies: ["SoftmaxLabCLI", "ExperimentStore", "TestSupport",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes Tests/SoftmaxCPUTests/Fixtures/pytorch-cross-entropy.json: inputs and PyTorch's outputs of
+"""Writes Tests/CrossEntropyTests/Fixtures/pytorch-cross-entropy.json: inputs and PyTorch's outputs of
 torch.nn.functional.cross_entropy for every option, so the tests compare against PyTorch itself.
 
 Inputs are float32 values; PyTorch computes in float64 on them, and the gradient comes from autograd.
@@ -78,6 +78,6 @@ add("lanes path 37x10 weights+smoothing", logits(37, 10), labels(37, 10), weight
     label_smoothing=0.05)
 add("long rows 2x700", logits(2, 700, scale=20), labels(2, 700))
 
-out = pathlib.Path(__file__).resolve().parent.parent / "Tests/SoftmaxCPUTests/Fixtures/pytorch-cross-entropy.json"
+out = pathlib.Path(__file__).resolve().parent.parent / "Tests/CrossEntropyTests/Fixtures/pytorch-cross-entropy.json"
 out.write_text(json.dumps({"torch": torch.__version__, "cases": cases}, separators=(",", ":")) + "\n")
 print(f"wrote {len(cases)} cases to {out}")
