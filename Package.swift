@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "SoftmaxReference", dependencies: ["SoftmaxCore"]),
         .target(name: "SoftmaxCPU", dependencies: ["SoftmaxCore"], swiftSettings: nativeSettings),
         .target(name: "COpenCL", path: "Sources/COpenCL"),
-        .target(name: "SoftmaxKernels", path: "Kernels", exclude: ["softmax_xent.cl", "linear.cl", "util.cl"],
+        .target(name: "SoftmaxKernels", path: "Kernels", exclude: ["row_math.cl", "softmax_xent.cl", "linear.cl", "util.cl"],
                 plugins: ["EmbedFiles"]),
         .target(name: "SoftmaxOpenCL", dependencies: ["SoftmaxCore", "COpenCL", "SoftmaxKernels"]),
         .target(name: "SoftmaxTraining", dependencies: ["SoftmaxCore"], exclude: ["Data"], plugins: ["EmbedFiles"]),

@@ -3,6 +3,6 @@
 public enum KernelSources {
     /// All kernels, concatenated in a fixed order (one program per device and defines).
     public static var all: String {
-        ["softmax_xent.cl", "linear.cl", "util.cl"].map { EmbeddedFiles.files[$0]! }.joined(separator: "\n")
+        ["row_math.cl", "softmax_xent.cl", "linear.cl", "util.cl"].map { EmbeddedFiles.files[$0]! }.joined(separator: "\n")
     }
 }

@@ -8,8 +8,8 @@
 //          status[0] = first row with a non-finite logit, status[1] = first row whose label is out of
 //          range, status[3] = first row with a non-finite probability target (atomic_min; the host
 //          presets them to INT_MAX).
-// Math: t_ij = (1−ε)·w_y·δ_jy + (ε/C)·w_j (class indices) or w_j·((1−ε)·q_ij + ε/C) (probabilities);
-//       L_i = Σ_j t_ij·(lse_i − f_ij);  ∂L_i/∂f_ij = T_i·p_ij − t_ij with T_i = Σ_j t_ij.
+// Math: row_math.cl (prepended by the host): t_ij, T_i = Σ_j t_ij, L_i = Σ_j t_ij·(lse_i − f_ij),
+//       ∂L_i/∂f_ij = T_i·p_ij − t_ij.
 // Two variants, chosen per device by the host:
 //   softmax_xent_fwd_bwd_row: one work-item per row walking it with VW-wide vectors (CPUs: PoCL maps a
 //     work-item onto one core's SIMD units; barriers and local memory would become loops there); the
@@ -146,7 +146,7 @@ inline int class_row(const int i, const int C, __global const int* labels, __glo
     const float wy = has_weights ? weights[y] : 1.0f;
     *y_out = y;
     *wy_out = wy;
-    *total_out = (1.0f - eps) * wy + eps / (float)C * weight_sum;
+    *total_out = class_target_total(eps, 1.0f / (float)C, wy, weight_sum);
     return 1;
 }
 
@@ -218,7 +218,7 @@ __kernel void softmax_xent_fwd_bwd_row(
         // T = Σ_j t_j and Σ_j t_j·(m − f_j), before the gradient needs T.
         float part = 0.0f, qcheck = 0.0f;
         for (int k = 0; k < C; ++k) {
-            const float t = (has_weights ? weights[k] : 1.0f) * ((1.0f - eps) * q[k] + eps * invC);
+            const float t = probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
             qcheck += q[k] - q[k];
             total += t;
             part += t * (m - f[k]);
@@ -228,8 +228,7 @@ __kernel void softmax_xent_fwd_bwd_row(
         if (write_grad) {
             const float a = scale * total / s;
             for (int k = 0; k < C; ++k) {
-                const float t = (has_weights ? weights[k] : 1.0f) * ((1.0f - eps) * q[k] + eps * invC);
-                g[k] = a * exp(f[k] - m) - scale * t;
+                g[k] = a * exp(f[k] - m) - scale * probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
             }
         }
         return;
@@ -242,7 +241,7 @@ __kernel void softmax_xent_fwd_bwd_row(
     // Pass 2: g_j = a·exp(f_j − m) − b·w_j from the stored exp(f_j − m_block), then the label's
     // −scale·(1 − ε)·w_y. The smoothing part of the loss needs the logits again.
     const float a = scale * total / s;
-    const float b = scale * eps * invC;
+    const float b = scale * class_target_uniform(eps, invC);
     float smooth = 0.0f;
     for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
         const int b1 = min(b0 + block, C);
@@ -261,11 +260,8 @@ __kernel void softmax_xent_fwd_bwd_row(
             if (eps > 0.0f) smooth += w * (m - f[j]);
         }
     }
-    if (write_grad) g[y] -= scale * (1.0f - eps) * wy;
-    // L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S): non-negative terms.
-    float loss = (1.0f - eps) * wy * (m - f[y] + log_s);
-    if (eps > 0.0f) loss += eps * invC * (smooth + weight_sum * log_s);
-    row_loss[i] = loss;
+    if (write_grad) g[y] -= scale * class_target_hot(eps, wy);
+    row_loss[i] = class_row_loss(f[y], m, log_s, smooth, eps, invC, wy, weight_sum);
 }
 
 // Merge of two partial (max, sum) pairs.
@@ -288,7 +284,7 @@ inline void wg_statistics(const float x, const int j, __global const float* q, _
     }
     *s += exp(x - *m);
     if (use_probs) {
-        *total += (has_weights ? weights[j] : 1.0f) * ((1.0f - eps) * q[j] + eps * invC);
+        *total += probability_target(q[j], has_weights ? weights[j] : 1.0f, eps, invC);
         *qcheck += q[j] - q[j];
     }
 }
@@ -300,8 +296,8 @@ inline float wg_gradient(const float x, const int j, __global const float* q, __
                          __global float* g, const int write_grad) {
     const float w = has_weights ? weights[j] : 1.0f;
     float t;
-    if (use_probs) t = w * ((1.0f - eps) * q[j] + eps * invC);
-    else t = counted ? eps * invC * w + (j == y ? (1.0f - eps) * wy : 0.0f) : 0.0f;
+    if (use_probs) t = probability_target(q[j], w, eps, invC);
+    else t = counted ? class_target(j, y, w, eps, invC, wy) : 0.0f;
     if (write_grad) g[j] = a * exp(x - m) - scale * t;
     return t * (m - x);
 }

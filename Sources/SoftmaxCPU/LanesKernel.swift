@@ -113,17 +113,15 @@ enum LanesKernel {
         if let w = k.weights {
             for r in 0..<vecWidth where !ignored[r] { wy[r] = w[Int(y[r])] }
         }
-        let eps = k.smoothing, uniform = eps / Float(c)
         let zero = Vec(repeating: 0)
-        // t_j = (1 − ε)·w_y·δ_jy + (ε/C)·w_j; ∂L/∂f_j = scale·(T·p_j − t_j), zero on ignored rows.
-        let total = (1 - eps) * wy + uniform * k.weightSum
+        let target = ClassIndexTarget<Vec>(labelWeight: wy, k)
         // 1 on rows that count, 0 on ignored ones: multiplying by it stays one vector operation
         // where a `replace` under a mask that lives this long became a loop over lanes (all the
         // values it multiplies are finite; non-finite logits are an error).
         let kept = Vec(repeating: 1).replacing(with: zero, where: ignored)
-        let a = k.scale * total / s * kept
-        let b = k.scale * uniform * kept
-        let hot = k.scale * (1 - eps) * wy * kept
+        let coefficients = target.gradient(sum: s, scale: k.scale)
+        let a = coefficients.a * kept, b = coefficients.b * kept, hot = coefficients.hotScaled * kept
+        let smoothing = k.smoothing > 0
         var smooth = zero, fy = zero
         for j in 0..<c {
             let isLabel = yf .== Vec(repeating: Float(j))
@@ -131,13 +129,10 @@ enum LanesKernel {
             var gj = a * e[j] - b * wj
             gj.replace(with: gj - hot, where: isLabel)
             e[j] = gj
-            if eps > 0 { smooth = multiplyAdd(wj, m - x[j], smooth) }
+            if smoothing { smooth = multiplyAdd(wj, m - x[j], smooth) }
             fy.replace(with: x[j], where: isLabel)
         }
-        // L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S)
-        var loss = (1 - eps) * wy * (m - fy + logS)
-        if eps > 0 { loss += uniform * (smooth + k.weightSum * logS) }
-        loss *= kept
+        let loss = target.loss(labelLogit: fy, max: m, logSum: logS, smoothingPart: smooth, k) * kept
         if let g {
             for j in c..<(vecWidth &* chunks) { e[j] = zero }
             for q in 0..<chunks { Transpose16.transpose(e + q &* vecWidth) }

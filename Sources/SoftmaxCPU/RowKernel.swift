@@ -196,48 +196,39 @@ enum RowKernel {
         label y: Int, stats: RowStatistics,
         columns: Range<Int>, _ k: XentConstants
     ) -> Float {
-        let eps = k.smoothing, c = Float(k.classes)
-        let wy = k.weight(y)
-        // t_j = (1 − ε)·w_y·δ_jy + (ε/C)·w_j and T = Σ_j t_j; ∂L/∂f_j = scale·(T·p_j − t_j).
-        let total = (1 - eps) * wy + eps / c * k.weightSum
-        let a = k.scale * total / stats.sum
-        let b = k.scale * eps / c
+        let target = ClassIndexTarget<Float>(labelWeight: k.weight(y), k)
+        let (a, b, hot) = target.gradient(sum: stats.sum, scale: k.scale)
         let part = writeGradient(
             f + columns.lowerBound, g.map { $0 + columns.lowerBound }, columns.count, blockMax: blockMax,
-            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + columns.lowerBound }, smoothingSum: eps > 0)
-        if let g, columns.contains(y) { g[y] -= k.scale * (1 - eps) * wy }
+            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + columns.lowerBound }, smoothingSum: k.smoothing > 0)
+        if let g, columns.contains(y) { g[y] -= hot }
         return part
     }
 
-    /// L = (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S): a sum of non-negative
-    /// terms, so logits of 1e4 lose no precision to cancellation.
+    /// The row's loss (`ClassIndexTarget.loss`), given pass two's smoothing part.
     static func rowLoss(_ fy: Float, smoothingPart: Float, stats: RowStatistics, label y: Int, _ k: XentConstants) -> Float {
-        let eps = k.smoothing, logS = stats.logSum
-        var loss = (1 - eps) * k.weight(y) * (stats.max - fy + logS)
-        if eps > 0 { loss += eps / Float(k.classes) * (smoothingPart + k.weightSum * logS) }
-        return loss
+        ClassIndexTarget<Float>(labelWeight: k.weight(y), k)
+            .loss(labelLogit: fy, max: stats.max, logSum: stats.logSum, smoothingPart: smoothingPart, k)
     }
 
-    /// One row with probability targets q: t_j = w_j·((1 − ε)·q_j + ε/C), L = Σ_j t_j·(lse − f_j),
-    /// ∂L/∂f_j = scale·(T·p_j − t_j).
+    /// One row with probability targets q (`ProbabilityTarget`): L = Σ_j t_j·(m − f_j) + T·log S,
+    /// ∂L/∂f_j = scale·(T·p_j − t_j). Each t_j is computed once: it waits in the gradient row for T.
     static func probabilityRow(
         _ f: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ k: XentConstants
     ) -> (loss: Float, lse: Float, finite: Bool) {
-        let n = k.classes, eps = k.smoothing, uniform = eps / Float(n)
-        let stats = statistics(f, n)
+        let c = k.classes
+        let stats = statistics(f, c)
         let logS = stats.logSum, m = stats.max
         var total: Float = 0, weighted: Float = 0
-        for j in 0..<n {
-            let t = k.weight(j) * ((1 - eps) * q[j] + uniform)
+        for j in 0..<c {
+            let t = ProbabilityTarget.coefficient(q[j], weight: k.weight(j), k)
+            g?[j] = t
             total += t
             weighted += t * (m - f[j])
         }
         if let g {
             let a = k.scale * total / stats.sum
-            for j in 0..<n {
-                let t = k.weight(j) * ((1 - eps) * q[j] + uniform)
-                g[j] = a * expf(f[j] - m) - k.scale * t
-            }
+            for j in 0..<c { g[j] = a * expf(f[j] - m) - k.scale * g[j] }
         }
         return (weighted + total * logS, m + logS, stats.finite)
     }
