@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxReference
 import Testing
 import TestSupport
 
@@ -65,5 +66,45 @@ import TestSupport
         }
         let error = #expect(throws: SoftmaxError.self) { try call(backend) }
         #expect(error == .nonFinite(source: "probability targets", row: 4, column: 123, value: .infinity), "\(String(describing: error))")
+    }
+
+    /// The backends' own checks, reached through the buffer API (the array conveniences validate
+    /// first, so only this shows a kernel's check regressing): labels out of range, an ignore index
+    /// outside the classes (its rows are ignored, any other label out of range is still an error),
+    /// non-finite logits.
+    @Test(arguments: backends)
+    func theBackendsOwnChecksHoldThroughTheBufferAPI(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        var rng = SeededGenerator(seed: 43)
+        let logits = RandomData.logits(5, 4, scale: 1, &rng)
+        func call<B: ComputeBackend>(_ b: B, _ f: Matrix, _ labels: [Int32], _ options: CrossEntropyOptions = .init()) throws -> (Double, Matrix) {
+            let g = try b.makeBuffer(rows: f.rows, cols: f.cols)
+            let loss = try b.crossEntropy(logits: try b.makeBuffer(f), targets: .classIndices(try b.makeLabelBuffer(labels)),
+                                          options: options, outputs: CrossEntropyOutputs(gradient: g))
+            return (loss, try b.download(g))
+        }
+        #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 3", label: 4, classes: 4, ignoreIndex: -100)) {
+            _ = try call(backend, logits, [0, 1, 2, 4, 3])
+        }
+        #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 0", label: -1, classes: 4, ignoreIndex: -100)) {
+            _ = try call(backend, logits, [-1, 1, 2, 3, 3])
+        }
+        let ignoring7 = CrossEntropyOptions(reduction: .sum, ignoreIndex: 7)
+        let (loss, gradient) = try call(backend, logits, [7, 1, 7, 3, 0], ignoring7)
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: .classIndices([7, 1, 7, 3, 0]), options: ignoring7)
+        #expect(abs(loss - want.loss) <= 1e-5 * max(1, abs(want.loss)), "\(backendCase): \(loss) vs \(want.loss)")
+        #expect(gradient.row(0).allSatisfy { $0 == 0 } && gradient.row(2).allSatisfy { $0 == 0 }, "ignored rows get a zero gradient")
+        #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 1", label: 5, classes: 4, ignoreIndex: 7)) {
+            _ = try call(backend, logits, [7, 5, 7, 3, 0], ignoring7)
+        }
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var f = logits
+            f[2, 3] = bad
+            let error = #expect(throws: SoftmaxError.self) { _ = try call(backend, f, [0, 1, 2, 3, 0]) }
+            guard case let .nonFinite(source, row, column, _) = error, source == "logits", row == 2, column == 3 else {
+                Issue.record("\(backendCase), \(bad): \(String(describing: error))")
+                continue
+            }
+        }
     }
 }
