@@ -35,14 +35,14 @@ public struct CrossEntropyOptions: Sendable, Codable, Equatable {
     /// Checks the options against the number of classes.
     public func validate(classes: Int) throws(SoftmaxError) {
         guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
-            throw .invalidOption("label smoothing must be in [0, 1), got \(labelSmoothing)")
+            throw .labelSmoothingOutOfRange(labelSmoothing)
         }
         if let w = classWeights {
             guard w.count == classes else {
                 throw .shapeMismatch(what: "class weights", expected: "\(classes) values (one per class)", got: "\(w.count)")
             }
             if let k = w.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-                throw .invalidOption("class weight \(k) is \(w[k]); weights must be finite and non-negative")
+                throw .invalidClassWeight(index: k, value: w[k])
             }
         }
     }

@@ -8,6 +8,9 @@ public enum SoftmaxError: Error, Sendable, Equatable, CustomStringConvertible {
     case nonFinite(source: String, row: Int, column: Int, value: Float)
     case empty(what: String)
     case invalidOption(String)
+    /// Options whose flag a command line names in its own words (`CrossEntropyOptions.validate`).
+    case labelSmoothingOutOfRange(Float)
+    case invalidClassWeight(index: Int, value: Float)
 
     public var description: String {
         switch self {
@@ -21,6 +24,10 @@ public enum SoftmaxError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(what) is empty"
         case let .invalidOption(message):
             message
+        case let .labelSmoothingOutOfRange(value):
+            "label smoothing must be in [0, 1), got \(value)"
+        case let .invalidClassWeight(index, value):
+            "class weight \(index) is \(value); weights must be finite and non-negative"
         }
     }
 }

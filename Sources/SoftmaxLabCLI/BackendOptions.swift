@@ -119,23 +119,24 @@ struct LossOptions: ParsableArguments {
     @Option(help: "Label smoothing ε in [0, 1).")
     var labelSmoothing: Float = 0
 
-    func validate() throws {
-        guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
-            throw ValidationError("--label-smoothing must be in [0, 1), got \(labelSmoothing)")
-        }
-    }
-
+    /// The options, checked by Core's rules (`CrossEntropyOptions.validate`); a broken rule is
+    /// reported in the words of the flag that set it.
     func options(classes: Int) throws -> CrossEntropyOptions {
         var options = CrossEntropyOptions(reduction: reduction, ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
-        if let weights {
-            let w = try InputFiles.vector(weights, what: "--weights")
-            guard w.count == classes else {
-                throw InputError("--weights has \(w.count) values but the logits have \(classes) classes")
+        if let weights { options.classWeights = try InputFiles.vector(weights, what: "--weights") }
+        do {
+            try options.validate(classes: classes)
+        } catch {
+            switch error {
+            case .labelSmoothingOutOfRange(let value):
+                throw InputError("--label-smoothing must be in [0, 1), got \(value)")
+            case .invalidClassWeight(let k, let value):
+                throw InputError("--weights value \(k) is \(value); class weights must be finite and non-negative")
+            case .shapeMismatch(what: "class weights", _, let got):
+                throw InputError("--weights has \(got) values but the logits have \(classes) classes")
+            default:
+                throw error
             }
-            if let k = w.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
-                throw InputError("--weights value \(k) is \(w[k]); class weights must be finite and non-negative")
-            }
-            options.classWeights = w
         }
         return options
     }
