@@ -6,8 +6,8 @@
 //   writes grad (N, C) = ∂(reduced loss)/∂logits, already scaled for the reduction (when write_grad);
 //          row_loss (N), row_lse (N) = log Σ_j exp(f_ij);
 //          status[0] = first row with a non-finite logit, status[1] = first row whose label is out of
-//          range, status[3] = first row with a non-finite probability target (atomic_min; the host
-//          presets them to INT_MAX).
+//          range, status[2] = first row with a non-finite probability target (atomic_min; the host
+//          presets them to INT_MAX); loss[0] (xent_reduce) = the reduced loss.
 // Math: row_math.cl (prepended by the host): t_ij, T_i = Σ_j t_ij, L_i = Σ_j t_ij·(lse_i − f_ij),
 //       ∂L_i/∂f_ij = T_i·p_ij − t_ij.
 // Two variants, chosen per device by the host:
@@ -113,10 +113,10 @@ __kernel void xent_denominator(const int N, __global const int* labels, __global
     if (lid == 0) out[0] = total;
 }
 
-// Σ_i row_loss[i] (divided by the denominator for mean) into status[2] as float bits: the one value
-// that comes back to the host per step, with the status words. One work-group.
+// Σ_i row_loss[i] (divided by the denominator for mean) into loss[0]: the one value that comes
+// back to the host per step, with the status words. One work-group.
 __kernel void xent_reduce(const int N, __global const float* row_loss, __global const float* denominator,
-                          const int mean, __global int* status) {
+                          const int mean, __global float* loss) {
     __local float partial[XENT_WG];
     const int lid = get_local_id(0);
     float s = 0.0f, comp = 0.0f;
@@ -128,7 +128,7 @@ __kernel void xent_reduce(const int N, __global const float* row_loss, __global 
     }
     const float total = work_group_sum(partial, s, lid, XENT_WG);
     if (lid == 0) {
-        status[2] = as_int(mean ? total / denominator[0] : total);
+        loss[0] = mean ? total / denominator[0] : total;
     }
 }
 
@@ -223,7 +223,7 @@ __kernel void softmax_xent_fwd_bwd_row(
             total += t;
             part += t * (m - f[k]);
         }
-        if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
+        if (!(qcheck == 0.0f)) atomic_min(&status[2], i);
         row_loss[i] = part + total * log_s;
         if (write_grad) {
             const float a = scale * total / s;
@@ -337,7 +337,7 @@ __kernel void softmax_xent_fwd_bwd(
     for (int j = uncached; j < C; j += wg) {
         wg_statistics(f[j], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
     }
-    if (!(qcheck == 0.0f)) atomic_min(&status[3], i);
+    if (!(qcheck == 0.0f)) atomic_min(&status[2], i);
     lm[lid] = m;
     ls[lid] = s;
     la[lid] = check;

@@ -3,7 +3,7 @@ import SoftmaxCore
 import SoftmaxKernels
 
 /// The OpenCL backend: buffers in device memory, every operation a kernel from `Kernels/`, and
-/// per call only the loss and two status words read back.
+/// per call only the loss and three status words read back.
 public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     public typealias FloatBuffer = OpenCLBuffer
     public typealias LabelBuffer = OpenCLLabels
@@ -16,12 +16,16 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     private var kernels: [String: cl_kernel] = [:]
     /// For arguments a call does not use (OpenCL has no null buffer arguments in every driver).
     private let placeholder: cl_mem
-    /// [first non-finite logits row, first bad-label row, loss (float bits), first non-finite target row],
-    /// preset per call.
+    /// [first non-finite logits row, first bad-label row, first non-finite target row], preset per call.
     private let status: cl_mem
+    /// The reduced loss of the last fused call.
+    private let loss: cl_mem
     private let denominator: cl_mem
     private let counter: cl_mem
-    private var statusPreset: [Int32] = [Int32.max, Int32.max, 0, Int32.max]
+    /// What `status` is preset to; a non-blocking write reads it later, so it never changes.
+    private let statusPreset: [Int32] = [Int32.max, Int32.max, Int32.max]
+    /// Per-row loss and lse of calls whose caller wants neither, kept for the next call of as many rows.
+    private var scratch: (rows: Int, rowLoss: OpenCLBuffer, lse: OpenCLBuffer)?
     private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
     /// Events of the kernels launched while `deviceMilliseconds` profiles.
     private var events: [cl_event]?
@@ -45,7 +49,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             return m
         }
         placeholder = try allocate(64)
-        self.status = try allocate(16)
+        self.status = try allocate(12)
+        loss = try allocate(4)
         denominator = try allocate(4)
         counter = try allocate(4)
         let program = try session.program(source: source, defines: self.parameters.defines)
@@ -61,6 +66,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         for k in kernels.values { _ = api.releaseKernel(k) }
         _ = api.releaseMemObject(placeholder)
         _ = api.releaseMemObject(status)
+        _ = api.releaseMemObject(loss)
         _ = api.releaseMemObject(denominator)
         _ = api.releaseMemObject(counter)
         _ = api.releaseCommandQueue(queue)
@@ -224,45 +230,66 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
         }
         let weights = try weightBuffer(options.classWeights)
-        let rowLoss = try outputs.rowLosses ?? makeBuffer(rows: n, cols: 1)
-        let lse = try outputs.logSumExp ?? makeBuffer(rows: n, cols: 1)
+        let (rowLoss, lse) = try rowOutputs(outputs, rows: n)
         let mean = options.reduction == .mean
 
-        try api.check(statusPreset.withUnsafeMutableBytes { bytes in api.enqueueWriteBuffer(queue, status, cl_bool(CL_TRUE), 0, 16, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
+        // Non-blocking: the kernels after it in the queue are the only readers.
+        try api.check(statusPreset.withUnsafeBytes { bytes in api.enqueueWriteBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
         let wg = parameters.xentWorkGroupSize
         if mean {
             try launch("xent_denominator", global: [wg], local: [wg], [
                 .int(n), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
                 .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
         }
-        let arguments: [Argument] = [
-            .int(n), .int(c), .buffer(logits.mem), .buffer(labels), .buffer(probabilities), .buffer(weights?.mem ?? placeholder),
-            .int(useProbabilities ? 1 : 0), .int(weights == nil ? 0 : 1), .float(options.labelSmoothing),
-            .float(options.classWeights?.reduce(0, +) ?? Float(c)), .int(Int(options.ignoreIndex)), .buffer(denominator),
-            .int(mean ? 1 : 0), .buffer(outputs.gradient?.mem ?? placeholder), .int(outputs.gradient == nil ? 0 : 1),
-            .buffer(rowLoss.mem), .buffer(lse.mem), .buffer(status)]
+        let arguments = XentLaunch(
+            rows: n, classes: c, logits: logits.mem, labels: labels, probabilities: probabilities,
+            weights: weights?.mem ?? placeholder, useProbabilities: useProbabilities, hasWeights: weights != nil,
+            labelSmoothing: options.labelSmoothing, weightSum: options.classWeights?.reduce(0, +) ?? Float(c),
+            ignoreIndex: options.ignoreIndex, denominator: denominator, mean: mean,
+            gradient: outputs.gradient?.mem ?? placeholder, writeGradient: outputs.gradient != nil,
+            rowLoss: rowLoss.mem, rowLse: lse.mem, status: status).arguments
         switch parameters.variant(classes: c, device: openCLDevice) {
         case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
         case .workGroupPerRow:
             let rowGroup = parameters.rowWorkGroupSize(classes: c)
             try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
         }
-        try launch("xent_reduce", global: [wg], local: [wg], [.int(n), .buffer(rowLoss.mem), .buffer(denominator), .int(mean ? 1 : 0), .buffer(status)])
+        try launch("xent_reduce", global: [wg], local: [wg], [.int(n), .buffer(rowLoss.mem), .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
 
-        var result = [Int32](repeating: 0, count: 4)
-        try api.check(result.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, status, cl_bool(CL_TRUE), 0, 16, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+        // The status read need not block: the loss's blocking read after it in the in-order queue
+        // returns only once both are done.
+        var result = [Int32](repeating: 0, count: 3)
+        var value: Float = 0
+        try result.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 4, &value, 0, nil, nil), "clEnqueueReadBuffer")
+        }
         if result[1] != Int32.max, case .classIndices(let l) = targets {
             let row = Int(result[1])
             let label = try downloadLabels(l, from: row, count: 1)[0]
             throw SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: c, ignoreIndex: options.ignoreIndex)
         }
-        if result[3] != Int32.max, case .probabilities(let q) = targets {
-            throw try nonFinite(in: q, row: Int(result[3]), source: "probability targets")
+        if result[2] != Int32.max, case .probabilities(let q) = targets {
+            throw try nonFinite(in: q, row: Int(result[2]), source: "probability targets")
         }
         if result[0] != Int32.max {
             throw try nonFinite(in: logits, row: Int(result[0]), source: "logits")
         }
-        return Double(Float(bitPattern: UInt32(bitPattern: result[2])))
+        return Double(value)
+    }
+
+    /// The per-row loss and lse buffers of a fused call: the caller's, or scratch buffers reused
+    /// while calls keep the same row count (every training step), created without the zero fill
+    /// since the kernels write every row.
+    private func rowOutputs(_ outputs: CrossEntropyOutputs<OpenCLBuffer>, rows n: Int) throws -> (OpenCLBuffer, OpenCLBuffer) {
+        if let rowLoss = outputs.rowLosses, let lse = outputs.logSumExp { return (rowLoss, lse) }
+        if scratch?.rows != n {
+            scratch = nil
+            let bytes = n * 4
+            scratch = (n, OpenCLBuffer(rows: n, cols: 1, mem: try allocate(bytes: bytes, what: "per-row losses"), api: api),
+                       OpenCLBuffer(rows: n, cols: 1, mem: try allocate(bytes: bytes, what: "per-row log-sum-exp"), api: api))
+        }
+        return (outputs.rowLosses ?? scratch!.rowLoss, outputs.logSumExp ?? scratch!.lse)
     }
 
     /// The error for the first non-finite value of a row that the kernel flagged (reads that row only).

@@ -1,0 +1,32 @@
+import COpenCL
+
+/// The arguments of one fused cross-entropy launch (`softmax_xent_fwd_bwd_row` and
+/// `softmax_xent_fwd_bwd` share them), by name; `arguments` lists them in the kernels' parameter
+/// order, the one place that order is written on the host.
+struct XentLaunch {
+    var rows: Int
+    var classes: Int
+    var logits: cl_mem
+    var labels: cl_mem
+    var probabilities: cl_mem
+    var weights: cl_mem
+    var useProbabilities: Bool
+    var hasWeights: Bool
+    var labelSmoothing: Float
+    var weightSum: Float
+    var ignoreIndex: Int32
+    var denominator: cl_mem
+    var mean: Bool
+    var gradient: cl_mem
+    var writeGradient: Bool
+    var rowLoss: cl_mem
+    var rowLse: cl_mem
+    var status: cl_mem
+
+    var arguments: [OpenCLBackend.Argument] {
+        [.int(rows), .int(classes), .buffer(logits), .buffer(labels), .buffer(probabilities), .buffer(weights),
+         .int(useProbabilities ? 1 : 0), .int(hasWeights ? 1 : 0), .float(labelSmoothing), .float(weightSum),
+         .int(Int(ignoreIndex)), .buffer(denominator), .int(mean ? 1 : 0), .buffer(gradient), .int(writeGradient ? 1 : 0),
+         .buffer(rowLoss), .buffer(rowLse), .buffer(status)]
+    }
+}
