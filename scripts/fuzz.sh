@@ -22,8 +22,8 @@ swiftc "${flags[@]}" -emit-library -static -emit-module -module-name SoftmaxCore
 
 sources() {
     case "$1" in
-        npy|text|shapes) echo SoftmaxLabCLI Sources/SoftmaxLabCLI/{NumpyFile,DelimitedText,ShapeList,InputError}.swift ;;
-        dataset-csv) echo SoftmaxTraining Sources/SoftmaxTraining/{CSVDataset,Dataset,DatasetError}.swift ;;
+        npy|text|shapes) echo SoftmaxLabCLI Sources/SoftmaxLabCLI/{NumpyFile,DelimitedText,ShapeList}.swift ;;
+        dataset-csv) echo SoftmaxTraining Sources/SoftmaxTraining/{CSVDataset,Dataset}.swift ;;
         journal) echo ExperimentStore Sources/ExperimentStore/{MetricJournal,MetricJournal+Reader,MetricSample,RunStatus,StoreError}.swift ;;
         *) echo "unknown fuzz target $1" >&2; exit 2 ;;
     esac

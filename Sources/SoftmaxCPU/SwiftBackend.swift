@@ -4,7 +4,7 @@ import SoftmaxCore
 /// `auto` picks when there is no OpenCL GPU.
 public final class SwiftBackend: ComputeBackend {
     public typealias FloatBuffer = HostBuffer
-    public typealias LabelBuffer = HostLabels
+    public typealias IndexBuffer = HostLabels
 
     public init() {}
 
@@ -48,9 +48,9 @@ public final class SwiftBackend: ComputeBackend {
         Matrix(rows: buffer.rows, cols: buffer.cols, storage: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
     }
 
-    public func makeLabelBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
+    public func makeIndexBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
 
-    public func upload(labels: [Int32], to buffer: HostLabels) throws {
+    public func upload(indices labels: [Int32], to buffer: HostLabels) throws {
         guard labels.count == buffer.values.count else {
             throw SoftmaxError.shapeMismatch(what: "label upload", expected: "\(buffer.values.count) labels", got: "\(labels.count)")
         }

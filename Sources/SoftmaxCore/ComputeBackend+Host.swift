@@ -7,9 +7,9 @@ extension ComputeBackend {
         return buffer
     }
 
-    public func makeTargets(_ targets: Targets) throws -> BackendTargets<LabelBuffer, FloatBuffer> {
+    public func makeTargets(_ targets: Targets) throws -> BackendTargets<IndexBuffer, FloatBuffer> {
         switch targets {
-        case .classIndices(let labels): .classIndices(try makeLabelBuffer(labels))
+        case .classIndices(let labels): .classIndices(try makeIndexBuffer(labels))
         case .probabilities(let p): .probabilities(try makeBuffer(p))
         }
     }

@@ -74,7 +74,8 @@ public enum LinearShapes {
 /// Shapes: x N×D, weights D×C, bias 1×C, scores/logits/gradient N×C.
 public protocol ComputeBackend: AnyObject {
     associatedtype FloatBuffer: BackendBuffer
-    associatedtype LabelBuffer: AnyObject
+    /// Int32 values on the device: class labels, and the row indices of a minibatch.
+    associatedtype IndexBuffer: AnyObject
 
     /// "swift" or "opencl".
     var name: String { get }
@@ -87,22 +88,22 @@ public protocol ComputeBackend: AnyObject {
     func makeBuffer(rows: Int, cols: Int) throws -> FloatBuffer
     func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
     func download(_ buffer: FloatBuffer) throws -> Matrix
-    func makeLabelBuffer(_ labels: [Int32]) throws -> LabelBuffer
-    /// Overwrites a label buffer of the same length (e.g. a minibatch's row indices).
-    func upload(labels: [Int32], to buffer: LabelBuffer) throws
+    func makeIndexBuffer(_ labels: [Int32]) throws -> IndexBuffer
+    /// Overwrites an index buffer of the same length (e.g. a minibatch's row indices).
+    func upload(indices: [Int32], to buffer: IndexBuffer) throws
 
     /// destination row i = source row indices[i]: a minibatch, gathered on the device.
-    func gatherRows(_ indices: LabelBuffer, from source: FloatBuffer, into destination: FloatBuffer) throws
+    func gatherRows(_ indices: IndexBuffer, from source: FloatBuffer, into destination: FloatBuffer) throws
     /// destination[i] = source[indices[i]].
-    func gatherLabels(_ indices: LabelBuffer, from source: LabelBuffer, into destination: LabelBuffer) throws
+    func gatherLabels(_ indices: IndexBuffer, from source: IndexBuffer, into destination: IndexBuffer) throws
     /// How many rows have their largest score (the first, on ties) at their label.
-    func countCorrect(scores: FloatBuffer, labels: LabelBuffer) throws -> Int
+    func countCorrect(scores: FloatBuffer, labels: IndexBuffer) throws -> Int
 
     /// Fused softmax cross-entropy: returns the reduced loss (for `.none`, the sum of the row losses)
     /// and fills the requested outputs. Labels out of range and non-finite logits are errors.
     func crossEntropy(
         logits: FloatBuffer,
-        targets: BackendTargets<LabelBuffer, FloatBuffer>,
+        targets: BackendTargets<IndexBuffer, FloatBuffer>,
         options: CrossEntropyOptions,
         outputs: CrossEntropyOutputs<FloatBuffer>
     ) throws -> Double

@@ -81,7 +81,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let logits = random(n, c, scale: 8, &rng)
         let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
         let logitsBuffer = try backend.makeBuffer(logits)
-        let targets = BackendTargets<B.LabelBuffer, B.FloatBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+        let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
         let gradient = try backend.makeBuffer(rows: n, cols: c)
         let outputs = CrossEntropyOutputs(gradient: gradient)
         let options = CrossEntropyOptions()
@@ -176,7 +176,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let vw = try backend.makeBuffer(rows: d, cols: c), vb = try backend.makeBuffer(rows: 1, cols: c)
         let scores = try backend.makeBuffer(rows: n, cols: c), g = try backend.makeBuffer(rows: n, cols: c)
         let dw = try backend.makeBuffer(rows: d, cols: c), db = try backend.makeBuffer(rows: 1, cols: c)
-        let y = BackendTargets<B.LabelBuffer, B.FloatBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+        let y = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
         func once() throws {
             try backend.linearForward(x: xb, weights: wb, bias: bb, scores: scores)
             _ = try backend.crossEntropy(logits: scores, targets: y, options: CrossEntropyOptions(), outputs: CrossEntropyOutputs(gradient: g))

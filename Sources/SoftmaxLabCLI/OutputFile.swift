@@ -1,5 +1,6 @@
 import ExperimentStore
 import Foundation
+import SoftmaxCore
 
 /// A file a command writes (`--out`, `--grad-out`): checked when the command starts, before any
 /// work, and written to a new temporary file beside it that is then renamed into place. So a

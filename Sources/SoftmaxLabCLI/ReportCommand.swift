@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExperimentStore
 import Foundation
+import SoftmaxCore
 
 /// `softmax-lab report`: one self-contained HTML file of loss curves and benchmark charts.
 struct ReportCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExperimentStore
 import Foundation
+import SoftmaxCore
 
 /// `softmax-lab runs list | show | compare | export`: the store, read back.
 struct RunsCommand: ParsableCommand {

@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func validate() throws {
-        do { try config().validate() } catch let error as DatasetError { throw ValidationError(error.description) }
+        do { try config().validate() } catch let error as InputError { throw ValidationError(error.description) }
     }
 
     /// The data set named by --dataset, split and (optionally) standardized.
@@ -79,14 +79,14 @@ struct TrainCommand: ParsableCommand {
         case "spiral": data = try BuiltinDatasets.spiral(samples: c.samples, classes: c.classes, seed: c.seed)
         default:
             guard c.dataset.contains("/") || c.dataset.contains(".") else {
-                throw DatasetError("--dataset \(c.dataset) is not one of \(BuiltinDatasets.names.joined(separator: ", ")) and not a CSV path")
+                throw InputError("--dataset \(c.dataset) is not one of \(BuiltinDatasets.names.joined(separator: ", ")) and not a CSV path")
             }
             let (csv, reading) = try CSVDataset.load(path: c.dataset, labelColumn: c.labelColumn, header: c.csvHeader, labels: c.labelKind)
             Console.current.note(reading.describe(csv))
             data = csv
         }
         var (train, validation) = data.split(validationFraction: c.validationFraction, seed: c.seed)
-        guard train.count > 0 else { throw DatasetError("\(data.name) has too few rows for --val-fraction \(c.validationFraction)") }
+        guard train.count > 0 else { throw InputError("\(data.name) has too few rows for --val-fraction \(c.validationFraction)") }
         if c.standardize {
             let (mean, std) = train.featureStatistics()
             train = train.standardized(mean: mean, std: std)

@@ -6,7 +6,7 @@ import SoftmaxKernels
 /// per call only the loss and three status words read back.
 public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     public typealias FloatBuffer = OpenCLBuffer
-    public typealias LabelBuffer = OpenCLLabels
+    public typealias IndexBuffer = OpenCLLabels
 
     public let openCLDevice: OpenCLDevice
     public let parameters: KernelParameters
@@ -128,13 +128,13 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         return Matrix(rows: buffer.rows, cols: buffer.cols, storage: values)
     }
 
-    public func makeLabelBuffer(_ labels: [Int32]) throws -> OpenCLLabels {
+    public func makeIndexBuffer(_ labels: [Int32]) throws -> OpenCLLabels {
         let buffer = OpenCLLabels(count: labels.count, mem: try allocate(bytes: labels.count * 4, what: "\(labels.count) labels"), api: api)
-        try upload(labels: labels, to: buffer)
+        try upload(indices: labels, to: buffer)
         return buffer
     }
 
-    public func upload(labels: [Int32], to buffer: OpenCLLabels) throws {
+    public func upload(indices labels: [Int32], to buffer: OpenCLLabels) throws {
         guard labels.count == buffer.count else {
             throw SoftmaxError.shapeMismatch(what: "label upload", expected: "\(buffer.count) labels", got: "\(labels.count)")
         }

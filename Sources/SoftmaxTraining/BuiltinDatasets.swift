@@ -55,10 +55,10 @@ public enum BuiltinDatasets {
     }
 
     private static func requireSynthetic(samples: Int, features: Int, classes: Int) throws {
-        guard samples >= 1 else { throw DatasetError("--samples must be at least 1, got \(samples)") }
-        guard features >= 1 else { throw DatasetError("--features must be at least 1, got \(features)") }
-        guard classes >= 2 else { throw DatasetError("--classes must be at least 2, got \(classes)") }
-        guard samples >= classes else { throw DatasetError("--samples (\(samples)) must be at least --classes (\(classes))") }
+        guard samples >= 1 else { throw InputError("--samples must be at least 1, got \(samples)") }
+        guard features >= 1 else { throw InputError("--features must be at least 1, got \(features)") }
+        guard classes >= 2 else { throw InputError("--classes must be at least 2, got \(classes)") }
+        guard samples >= classes else { throw InputError("--samples (\(samples)) must be at least --classes (\(classes))") }
         // Before anything is allocated: the features (and their split copies), the class centres.
         try MemoryBudget.require("--samples \(samples) with --features \(features)", shape: [samples, features], copies: 3)
         try MemoryBudget.require("--classes \(classes) with --features \(features)", shape: [classes, features], copies: 4)

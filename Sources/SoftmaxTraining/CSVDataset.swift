@@ -55,12 +55,12 @@ public enum CSVDataset {
             rows.append(line.split(separator: ",", omittingEmptySubsequences: false).map { Substring($0.trimmingCharacters(in: .whitespaces)) })
             lines.append(index + 1)
         }
-        guard !rows.isEmpty else { throw DatasetError("\(name) has no rows") }
+        guard !rows.isEmpty else { throw InputError("\(name) has no rows") }
         let width = rows[0].count
         let column = labelColumn < 0 ? width + labelColumn : labelColumn
-        guard width >= 2 else { throw DatasetError("\(name) line \(lines[0]): one column; need features and a label") }
+        guard width >= 2 else { throw InputError("\(name) line \(lines[0]): one column; need features and a label") }
         guard (0..<width).contains(column) else {
-            throw DatasetError("--label-column \(labelColumn) is outside the \(width) columns of \(name)")
+            throw InputError("--label-column \(labelColumn) is outside the \(width) columns of \(name)")
         }
         let featureColumns = (0..<width).filter { $0 != column }
         // A header: the first line's feature fields are not all numbers (or --header says so).
@@ -71,7 +71,7 @@ public enum CSVDataset {
             headerFields = rows.removeFirst()
             headerLine = lines.removeFirst()
         }
-        guard !rows.isEmpty else { throw DatasetError("\(name) has a header but no rows") }
+        guard !rows.isEmpty else { throw InputError("\(name) has a header but no rows") }
         let rawLabels = rows.map { $0.count == width ? $0[column] : "" }
         if header == .auto, headerLine == nil, rows.count > 2 {
             // A numeric first line whose label occurs nowhere else, while every other label occurs
@@ -79,18 +79,18 @@ public enum CSVDataset {
             var counts: [Substring: Int] = [:]
             for l in rawLabels { counts[l, default: 0] += 1 }
             if counts[rawLabels[0]] == 1, rawLabels.dropFirst().allSatisfy({ counts[$0]! > 1 }) {
-                throw DatasetError("\(name) line \(lines[0]) may be a header: its label '\(rawLabels[0])' occurs on no other line; pass --header yes to skip it or --header no to train on it")
+                throw InputError("\(name) line \(lines[0]) may be a header: its label '\(rawLabels[0])' occurs on no other line; pass --header yes to skip it or --header no to train on it")
             }
         }
         var storage: [Float] = []
         storage.reserveCapacity(rows.count * featureColumns.count)
         for (r, fields) in rows.enumerated() {
             guard fields.count == width else {
-                throw DatasetError("\(name) line \(lines[r]): \(fields.count) fields, expected \(width)\(headerFields == nil ? "" : " (as in the header)")")
+                throw InputError("\(name) line \(lines[r]): \(fields.count) fields, expected \(width)\(headerFields == nil ? "" : " (as in the header)")")
             }
             for k in featureColumns {
                 guard let v = Float(fields[k]), v.isFinite else {
-                    throw DatasetError("\(name) line \(lines[r]), field \(k + 1): '\(fields[k])' is not a finite number")
+                    throw InputError("\(name) line \(lines[r]), field \(k + 1): '\(fields[k])' is not a finite number")
                 }
                 storage.append(v)
             }
@@ -103,9 +103,9 @@ public enum CSVDataset {
             labels.reserveCapacity(rawLabels.count)
             for (r, text) in rawLabels.enumerated() {
                 guard let y = integer(text) else {
-                    throw DatasetError("\(name) line \(lines[r]): label '\(text)' is not an integer class; pass --label-kind names to treat labels as names")
+                    throw InputError("\(name) line \(lines[r]): label '\(text)' is not an integer class; pass --label-kind names to treat labels as names")
                 }
-                guard y >= 0 else { throw DatasetError("\(name) line \(lines[r]): label \(y) is negative; classes are 0, 1, 2, …") }
+                guard y >= 0 else { throw InputError("\(name) line \(lines[r]): label \(y) is negative; classes are 0, 1, 2, …") }
                 labels.append(y)
             }
             let classes = Int(labels.max()!) + 1
@@ -134,17 +134,17 @@ public enum CSVDataset {
         let numbers = labels.map { Double($0) }
         if numbers.contains(where: { $0 == nil }) { return .names }
         if let r = labels.indices.first(where: { integer(labels[$0]) == nil }) {
-            throw DatasetError("\(name) line \(lines[r]): label '\(labels[r])' is not an integer; pass --label-kind names to treat each distinct value as a class")
+            throw InputError("\(name) line \(lines[r]): label '\(labels[r])' is not an integer; pass --label-kind names to treat each distinct value as a class")
         }
         let values = labels.map { integer($0)! }
         if let r = values.firstIndex(where: { $0 < 0 }) {
-            throw DatasetError("\(name) line \(lines[r]): label \(values[r]) is negative; classes are 0, 1, 2, …")
+            throw InputError("\(name) line \(lines[r]): label \(values[r]) is negative; classes are 0, 1, 2, …")
         }
         let present = Set(values)
         let classes = Int(values.max()!) + 1
         if present.count < classes {
             let shown = present.sorted().prefix(6).map(String.init).joined(separator: ", ") + (present.count > 6 ? ", …" : "")
-            throw DatasetError("\(name): the labels are integers up to \(classes - 1) but only \(present.count) of those \(classes) classes occur (\(shown)); pass --label-kind names to number the \(present.count) values 0…\(present.count - 1), or --label-kind index to keep \(classes) classes")
+            throw InputError("\(name): the labels are integers up to \(classes - 1) but only \(present.count) of those \(classes) classes occur (\(shown)); pass --label-kind names to number the \(present.count) values 0…\(present.count - 1), or --label-kind index to keep \(classes) classes")
         }
         return .index
     }

@@ -11,7 +11,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
 
     public init(backend: Backend, config: TrainingConfig, train: Dataset, validation: Dataset?) throws {
         try config.validate()
-        guard train.count > 0 else { throw DatasetError("the training set is empty") }
+        guard train.count > 0 else { throw InputError("the training set is empty") }
         self.backend = backend
         self.config = config
         self.train = train
@@ -21,29 +21,29 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
     /// A data set in the backend's memory, with buffers to score it.
     private struct DeviceData {
         var x: Backend.FloatBuffer
-        var y: Backend.LabelBuffer
+        var y: Backend.IndexBuffer
         var scores: Backend.FloatBuffer
         var count: Int
     }
 
     private func upload(_ d: Dataset) throws -> DeviceData {
-        DeviceData(x: try backend.makeBuffer(d.features), y: try backend.makeLabelBuffer(d.labels),
+        DeviceData(x: try backend.makeBuffer(d.features), y: try backend.makeIndexBuffer(d.labels),
                    scores: try backend.makeBuffer(rows: d.count, cols: d.classes), count: d.count)
     }
 
     /// Buffers of one minibatch size.
     private struct Batch {
-        var indices: Backend.LabelBuffer
+        var indices: Backend.IndexBuffer
         var x: Backend.FloatBuffer
-        var y: Backend.LabelBuffer
+        var y: Backend.IndexBuffer
         var scores: Backend.FloatBuffer
         var gradient: Backend.FloatBuffer
     }
 
     private func makeBatch(_ rows: Int) throws -> Batch {
         let zeros = [Int32](repeating: 0, count: rows)
-        return Batch(indices: try backend.makeLabelBuffer(zeros), x: try backend.makeBuffer(rows: rows, cols: train.featureCount),
-                     y: try backend.makeLabelBuffer(zeros), scores: try backend.makeBuffer(rows: rows, cols: train.classes),
+        return Batch(indices: try backend.makeIndexBuffer(zeros), x: try backend.makeBuffer(rows: rows, cols: train.featureCount),
+                     y: try backend.makeIndexBuffer(zeros), scores: try backend.makeBuffer(rows: rows, cols: train.classes),
                      gradient: try backend.makeBuffer(rows: rows, cols: train.classes))
     }
 
@@ -88,7 +88,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
                     step += 1
                     start += rows
                     guard loss.isFinite else {
-                        throw DatasetError("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
+                        throw TrainingDiverged("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
                     }
                     if config.logEvery > 0, step % config.logEvery == 0 {
                         try observer?.trainingDidFinishStep(step, epoch: epoch, loss: loss)
@@ -106,7 +106,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
             }
         } catch SoftmaxError.nonFinite(source: "logits", _, _, _) {
             // Inputs were checked when loaded, so non-finite scores mean the weights blew up.
-            throw DatasetError("training diverged at epoch \(epoch), step \(step + 1): the scores are no longer finite; lower --lr (now \(learningRate))")
+            throw TrainingDiverged("training diverged at epoch \(epoch), step \(step + 1): the scores are no longer finite; lower --lr (now \(learningRate))")
         }
         return TrainingResult(history: history, steps: step, weights: try backend.download(w), bias: try backend.download(b).storage)
     }
@@ -117,9 +117,9 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
         _ batch: Batch?, _ indices: ArraySlice<Int32>, _ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer,
         gradient fullGradient: Backend.FloatBuffer?, _ dw: Backend.FloatBuffer, _ db: Backend.FloatBuffer
     ) throws -> Double {
-        let (x, y, scores, gradient): (Backend.FloatBuffer, Backend.LabelBuffer, Backend.FloatBuffer, Backend.FloatBuffer)
+        let (x, y, scores, gradient): (Backend.FloatBuffer, Backend.IndexBuffer, Backend.FloatBuffer, Backend.FloatBuffer)
         if let m = batch {
-            try backend.upload(labels: Array(indices), to: m.indices)
+            try backend.upload(indices: Array(indices), to: m.indices)
             try backend.gatherRows(m.indices, from: data.x, into: m.x)
             try backend.gatherLabels(m.indices, from: data.y, into: m.y)
             (x, y, scores, gradient) = (m.x, m.y, m.scores, m.gradient)

@@ -1,3 +1,5 @@
+import SoftmaxCore
+
 /// Everything that determines a training run; the command line fills it, the store saves it as
 /// JSON and flattened into `params`.
 public struct TrainingConfig: Codable, Sendable, Equatable {
@@ -41,7 +43,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
 
     /// Checks the values a user can get wrong, naming the flag.
     public func validate() throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw DatasetError(message) } }
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw InputError(message) } }
         try check(epochs >= 1, "--epochs must be at least 1, got \(epochs)")
         try check(batchSize >= 0, "--batch-size must be 0 (full batch) or positive, got \(batchSize)")
         try check(learningRate.isFinite && learningRate > 0, "--lr must be a positive number, got \(learningRate)")

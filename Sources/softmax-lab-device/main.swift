@@ -74,7 +74,7 @@ for device in devices {
         for (name, backend) in backends {
             do {
                 let f = try backend.makeBuffer(logits), g = try backend.makeBuffer(rows: n, cols: c), copy = try backend.makeBuffer(rows: n, cols: c)
-                let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeLabelBuffer(labels))
+                let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeIndexBuffer(labels))
                 let outputs = CrossEntropyOutputs(gradient: g)
                 let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs)
                 let gradient = try backend.download(g)

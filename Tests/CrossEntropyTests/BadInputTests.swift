@@ -79,7 +79,7 @@ import TestSupport
         let logits = RandomData.logits(5, 4, scale: 1, &rng)
         func call<B: ComputeBackend>(_ b: B, _ f: Matrix, _ labels: [Int32], _ options: CrossEntropyOptions = .init()) throws -> (Double, Matrix) {
             let g = try b.makeBuffer(rows: f.rows, cols: f.cols)
-            let loss = try b.crossEntropy(logits: try b.makeBuffer(f), targets: .classIndices(try b.makeLabelBuffer(labels)),
+            let loss = try b.crossEntropy(logits: try b.makeBuffer(f), targets: .classIndices(try b.makeIndexBuffer(labels)),
                                           options: options, outputs: CrossEntropyOutputs(gradient: g))
             return (loss, try b.download(g))
         }

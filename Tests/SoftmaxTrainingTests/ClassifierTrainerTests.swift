@@ -63,7 +63,7 @@ import TestSupport
         var config = TrainingConfig()
         config.learningRate = 1e30
         config.validationFraction = 0
-        #expect(throws: DatasetError.self) {
+        #expect(throws: TrainingDiverged.self) {
             _ = try ClassifierTrainer(backend: SwiftBackend(), config: config, train: data, validation: nil).run()
         }
     }

@@ -61,13 +61,13 @@ import Testing
         ("a,b,c\n", -1, "bad.csv has a header but no rows"),
     ])
     func badCSVNamesTheLine(_ text: String, _ column: Int, _ message: String) {
-        #expect(throws: DatasetError(message)) { _ = try CSVDataset.parse(text, name: "bad.csv", labelColumn: column) }
+        #expect(throws: InputError(message)) { _ = try CSVDataset.parse(text, name: "bad.csv", labelColumn: column) }
     }
 
     @Test func syntheticDataIsSeeded() throws {
         let a = try BuiltinDatasets.spiral(samples: 300, classes: 3, seed: 4)
         let b = try BuiltinDatasets.spiral(samples: 300, classes: 3, seed: 4)
         #expect(a.features == b.features && a.count == 300 && a.featureCount == 2)
-        #expect(throws: DatasetError("--classes must be at least 2, got 1")) { _ = try BuiltinDatasets.blobs(samples: 10, features: 2, classes: 1, seed: 0) }
+        #expect(throws: InputError("--classes must be at least 2, got 1")) { _ = try BuiltinDatasets.blobs(samples: 10, features: 2, classes: 1, seed: 0) }
     }
 }
