@@ -58,8 +58,7 @@ import TestSupport
         let logits = RandomData.logits(6, 300, scale: 1, &rng)
         var q = RandomData.probabilities(6, 300, &rng)
         q[4, 123] = .infinity
-        // Through the buffer API: the array conveniences check the host copy first, and the backend
-        // must catch it by itself.
+        // Through the buffer API, where nothing but the backend looks at the values.
         func call<B: ComputeBackend>(_ b: B) throws {
             _ = try b.crossEntropy(logits: try b.makeBuffer(logits), targets: .probabilities(try b.makeBuffer(q)),
                                    options: CrossEntropyOptions(), outputs: CrossEntropyOutputs())
@@ -68,10 +67,9 @@ import TestSupport
         #expect(error == .nonFinite(source: "probability targets", row: 4, column: 123, value: .infinity), "\(String(describing: error))")
     }
 
-    /// The backends' own checks, reached through the buffer API (the array conveniences validate
-    /// first, so only this shows a kernel's check regressing): labels out of range, an ignore index
-    /// outside the classes (its rows are ignored, any other label out of range is still an error),
-    /// non-finite logits.
+    /// The backends' own checks, reached through the buffer API as a training loop reaches them:
+    /// labels out of range, an ignore index outside the classes (its rows are ignored, any other
+    /// label out of range is still an error), non-finite logits.
     @Test(arguments: backends)
     func theBackendsOwnChecksHoldThroughTheBufferAPI(_ backendCase: BackendCase) throws {
         let backend = try backendCase.make()
