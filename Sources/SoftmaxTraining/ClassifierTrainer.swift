@@ -88,7 +88,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
                     step += 1
                     start += rows
                     guard loss.isFinite else {
-                        throw TrainingDiverged("training diverged at epoch \(epoch), step \(step): the loss is \(loss); lower --lr (now \(learningRate))")
+                        throw TrainingDiverged(epoch: epoch, step: step, symptom: "the loss is \(loss)", learningRate: learningRate)
                     }
                     if config.logEvery > 0, step % config.logEvery == 0 {
                         try observer?.trainingDidFinishStep(step, epoch: epoch, loss: loss)
@@ -106,7 +106,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
             }
         } catch SoftmaxError.nonFinite(source: "logits", _, _, _) {
             // Inputs were checked when loaded, so non-finite scores mean the weights blew up.
-            throw TrainingDiverged("training diverged at epoch \(epoch), step \(step + 1): the scores are no longer finite; lower --lr (now \(learningRate))")
+            throw TrainingDiverged(epoch: epoch, step: step + 1, symptom: "the scores are no longer finite", learningRate: learningRate)
         }
         return TrainingResult(history: history, steps: step, weights: try backend.download(w), bias: try backend.download(b).storage)
     }

@@ -1,6 +1,13 @@
 /// Training stopped because the loss or the scores stopped being finite: not bad input, a learning
-/// rate too large for the data (the sentence says which step and what to lower).
+/// rate too large for the data.
 public struct TrainingDiverged: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+    public var epoch: Int
+    public var step: Int
+    /// What stopped being finite, in words ("the loss is nan", "the scores are no longer finite").
+    public var symptom: String
+    public var learningRate: Float
+
+    public var description: String {
+        "training diverged at epoch \(epoch), step \(step): \(symptom); lower --lr (now \(learningRate))"
+    }
 }
