@@ -5,8 +5,8 @@ import PackageDescription
 // MARK: - Machine-specific code generation
 //
 // The pure-Swift backend is only fast with the machine's full vector ISA (ARCHITECTURE.md, "Performance facts":
-// SSE-only SIMD16 code runs at ~2/3 of the AVX-512 speed, and fused multiply-add turns into library
-// calls without a target that has it). So a build of this checkout uses `-target-cpu native`.
+// the portable build ran at 0.4–0.6 of the native rate on most shapes here, and fused multiply-add
+// turns into library calls without a target that has it). So a build of this checkout uses `-target-cpu native`.
 // SwiftPM refuses unsafe flags in a package that others depend on by version, and a binary that must
 // run on another machine must not use the builder's ISA, so the flags are left out when
 // SOFTMAXLAB_PORTABLE is set or when this package is being built as a dependency (a checkout).
