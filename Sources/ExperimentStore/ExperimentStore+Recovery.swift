@@ -50,10 +50,7 @@ extension ExperimentStore {
                     }
                 }
             } else if processGone {
-                let lastRow = try read { db in
-                    try String.fetchOne(db, sql: "SELECT MAX(recorded_at) FROM metrics WHERE run_id = ?", arguments: [id])
-                }
-                if try end(run, error: "process \(run.pid!) on \(host) ended before the run finished", at: lastRow) { ended += 1 }
+                if try end(run, error: "process \(run.pid!) on \(host) ended before the run finished") { ended += 1 }
             }
         }
         for (id, journal) in journalsBesideStore() where !seen.contains(id) {
@@ -117,11 +114,13 @@ extension ExperimentStore {
         return endedRun
     }
 
-    /// Marks a run without a readable journal interrupted, unless it ended meanwhile.
-    private func end(_ run: RunRecord, error: String, at time: String? = nil) throws -> Bool {
+    /// Marks a run without a readable journal interrupted, unless it ended meanwhile; it ended when
+    /// its last metric row was written (its last sign of life), not when it was found dead.
+    private func end(_ run: RunRecord, error: String) throws -> Bool {
         try write { db in
+            let lastRow = try String.fetchOne(db, sql: "SELECT MAX(recorded_at) FROM metrics WHERE run_id = ?", arguments: [run.id])
             try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status = 'running'",
-                           arguments: [time ?? Timestamp.now(), error, run.id])
+                           arguments: [lastRow ?? Timestamp.now(), error, run.id])
             return db.changesCount > 0
         }
     }
