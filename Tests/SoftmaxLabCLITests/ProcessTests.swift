@@ -2,6 +2,7 @@ import ExperimentStore
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 /// The store across real processes: the `softmax-lab` binary that `swift test` builds beside the tests.
 @Suite(.serialized) struct ProcessTests {
@@ -90,11 +91,7 @@ import Testing
         let run = try #require(runID)
         kill(p.processIdentifier, SIGSTOP)
         // Read-only: the frozen process may hold the write lock, which a store's open would wait for.
-        var readOnly = Configuration()
-        readOnly.readonly = true
-        let committedAtStop = try DatabaseQueue(path: db, configuration: readOnly).read {
-            try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [run]) ?? 0
-        }
+        let committedAtStop = try ReadOnlyDatabase.count(db, "SELECT COUNT(*) FROM metrics WHERE run_id = ?", arguments: [run])
         let journaled = try MetricJournal.rows(atPath: MetricJournal.path(store: ExperimentStore.canonical(db), runID: run))
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()

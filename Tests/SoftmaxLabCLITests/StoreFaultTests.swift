@@ -8,11 +8,9 @@ import TestSupport
 /// SQLite's busy timeout, a recovery killed midway, a link where a journal goes, a file-size limit
 /// standing for a full disk.
 @Suite(.serialized) struct StoreFaultTests {
-    /// Reads through a read-only connection: it never waits for a writer's lock.
+    /// Reads through a read-only connection: it never takes a writer's lock.
     static func count(_ db: String, _ sql: String) throws -> Int {
-        var readOnly = Configuration()
-        readOnly.readonly = true
-        return try DatabaseQueue(path: db, configuration: readOnly).read { try Int.fetchOne($0, sql: sql) ?? 0 }
+        try ReadOnlyDatabase.count(db, sql)
     }
 
     static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
