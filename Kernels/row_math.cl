@@ -37,3 +37,16 @@ inline float class_row_loss(const float fy, const float m, const float log_s, co
     if (eps > 0.0f) loss += class_target_uniform(eps, invC) * (smooth + weight_sum * log_s);
     return loss;
 }
+
+// Softcap (cap > 0): f' = cap·tanh(f/cap), for a float or any float vector; cap = 0 leaves f as it
+// is. inv_cap = 1/cap (0 without a cap, which makes the slope 1).
+#define CAPPED(x, cap, inv_cap) ((cap) > 0.0f ? (cap) * tanh((x) * (inv_cap)) : (x))
+// ∂f'/∂f = 1 − (f'/cap)², given f'.
+#define CAP_SLOPE(fc, inv_cap) (1.0f - ((fc) * (inv_cap)) * ((fc) * (inv_cap)))
+
+// The z part of a counted row: λ·lse².
+inline float z_row(const float lambda, const float lse) { return lambda * lse * lse; }
+
+// What the z part adds to the coefficient of p_j in the row's scaled gradient: 2λ·lse·zscale
+// (zscale = 1/counted rows for mean, else 1).
+inline float z_p_coefficient(const float lambda, const float zscale, const float lse) { return 2.0f * lambda * zscale * lse; }

@@ -2,12 +2,20 @@
 //
 // Contract (N rows, C classes, row-major float32):
 //   reads  logits (N, C); labels (N) int class indices or probs (N, C) probability targets;
-//          weights (C) when has_weights; denominator[0] (from xent_denominator) when mean.
+//          weights (C) when has_weights; denominator[0] = Σ w_y and denominator[1] = counted rows
+//          (from xent_denominator).
+//   options: cap > 0 softcap (f' = cap·tanh(f/cap) before everything, gradient through it);
+//          z_lambda ≥ 0 z-loss (a counted row adds λ·lse²); want_argmax: predictions and hits.
 //   writes grad (N, C) = ∂(reduced loss)/∂logits, already scaled for the reduction (when write_grad);
-//          row_loss (N), row_lse (N) = log Σ_j exp(f_ij);
+//          row_loss (N) = the row's cross-entropy + z part, row_z (N) = its z part,
+//          row_lse (N) = log Σ_j exp(f'_ij); with want_argmax pred (N) = argmax_j f_ij (first on
+//          ties; the softcap is increasing, so this is f''s argmax without its rounding ties) and
+//          row_hit (N) = 1 where a counted row's prediction is its label (the argmax of its target
+//          row for probabilities), else 0;
 //          status[0] = first row with a non-finite logit, status[1] = first row whose label is out of
 //          range, status[2] = first row with a non-finite probability target (atomic_min; the host
-//          presets them to INT_MAX); loss[0] (xent_reduce) = the reduced loss.
+//          presets them to INT_MAX); loss[0..2] (xent_reduce) = the reduced loss (z part
+//          included), the reduced z part, the number of hits.
 // Math: row_math.cl (prepended by the host): t_ij, T_i = Σ_j t_ij, L_i = Σ_j t_ij·(lse_i − f_ij),
 //       ∂L_i/∂f_ij = T_i·p_ij − t_ij.
 // Two variants, chosen per device by the host:
@@ -89,14 +97,15 @@ inline float work_group_sum(__local float* a, const float v, const int lid, cons
     return a[0];
 }
 
-// Σ_i w_{y_i} over rows that are not ignored (class indices), or N (probabilities): the mean's divisor.
-// One work-group.
+// out[0] = Σ_i w_{y_i} over rows that are not ignored (class indices), or N (probabilities): the
+// mean's divisor; out[1] = the number of those rows: the z part's. One work-group.
 __kernel void xent_denominator(const int N, __global const int* labels, __global const float* weights,
                                const int has_weights, const int use_probs, const int ignore_index,
                                __global float* out) {
     __local float partial[XENT_WG];
     const int lid = get_local_id(0);
     float s = 0.0f, comp = 0.0f;  // Kahan: N may be in the millions
+    int count = 0;
     if (!use_probs) {
         for (int i = lid; i < N; i += XENT_WG) {
             const int y = labels[i];
@@ -105,30 +114,54 @@ __kernel void xent_denominator(const int N, __global const int* labels, __global
             const float t = s + (v - comp);
             comp = (t - s) - (v - comp);
             s = t;
+            ++count;
         }
     } else if (lid == 0) {
         s = (float)N;
+        count = N;
     }
     const float total = work_group_sum(partial, s, lid, XENT_WG);
-    if (lid == 0) out[0] = total;
+    // Every work-item has read the total before the array is reused.
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float rows = work_group_sum(partial, (float)count, lid, XENT_WG);
+    if (lid == 0) {
+        out[0] = total;
+        out[1] = rows;
+    }
 }
 
-// Σ_i row_loss[i] (divided by the denominator for mean) into loss[0]: the one value that comes
-// back to the host per step, with the status words. One work-group.
-__kernel void xent_reduce(const int N, __global const float* row_loss, __global const float* denominator,
+// Kahan-compensated running sum.
+inline void kahan_add(float* s, float* comp, const float v) {
+    const float t = *s + (v - *comp);
+    *comp = (t - *s) - (v - *comp);
+    *s = t;
+}
+
+// The reduced loss into loss[0]: Σ of the rows' cross-entropy (row_loss − row_z) divided by
+// denominator[0] for mean, plus Σ row_z divided by denominator[1] (the counted rows) for mean;
+// loss[1] = that z part, loss[2] = Σ row_hit when want_argmax. The values that come back to the
+// host per step, with the status words. One work-group.
+__kernel void xent_reduce(const int N, __global const float* row_loss, __global const float* row_z,
+                          __global const float* row_hit, const int want_argmax, __global const float* denominator,
                           const int mean, __global float* loss) {
     __local float partial[XENT_WG];
     const int lid = get_local_id(0);
-    float s = 0.0f, comp = 0.0f;
+    float ce = 0.0f, ce_comp = 0.0f, z = 0.0f, z_comp = 0.0f, hits = 0.0f;
     for (int i = lid; i < N; i += XENT_WG) {
-        const float v = row_loss[i];
-        const float t = s + (v - comp);
-        comp = (t - s) - (v - comp);
-        s = t;
+        kahan_add(&ce, &ce_comp, row_loss[i] - row_z[i]);
+        kahan_add(&z, &z_comp, row_z[i]);
+        if (want_argmax) hits += row_hit[i];
     }
-    const float total = work_group_sum(partial, s, lid, XENT_WG);
+    const float ce_total = work_group_sum(partial, ce, lid, XENT_WG);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float z_total = work_group_sum(partial, z, lid, XENT_WG);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float hit_total = work_group_sum(partial, hits, lid, XENT_WG);
     if (lid == 0) {
-        loss[0] = mean ? total / denominator[0] : total;
+        const float z_reduced = mean ? z_total / denominator[1] : z_total;
+        loss[0] = (mean ? ce_total / denominator[0] : ce_total) + z_reduced;
+        loss[1] = z_reduced;
+        loss[2] = hit_total;
     }
 }
 
@@ -150,27 +183,38 @@ inline int class_row(const int i, const int C, __global const int* labels, __glo
     return 1;
 }
 
+// The first j of f[b0..b1) equal to v (b0 when none: a row with NaN, which is reported anyway).
+inline int first_equal(__global const float* f, const int b0, const int b1, const float v) {
+    for (int j = b0; j < b1; ++j) if (f[j] == v) return j;
+    return b0;
+}
+
 __kernel void softmax_xent_fwd_bwd_row(
     const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
     const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
-    __global float* row_loss, __global float* row_lse, __global int* status) {
+    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
+    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
     const int i = get_global_id(0);
     if (i >= N) return;
     __global const float* f = logits + (size_t)i * C;
     __global float* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
+    const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
     const int store = write_grad && !use_probs;
 
-    // Pass 1, block by block: the block's max (updating the running max m and rescaling the sum),
-    // then exp(f − m) summed and, when the gradient is wanted, stored into it with m kept per block:
-    // one exponential per element. A block is re-read from L1; blocks grow past XENT_BLOCK only so
-    // that a row never has more than XENT_MAX_BLOCKS of them.
+    // Pass 1, block by block: the block's max of f (updating the running max and rescaling the
+    // sum; f' = softcap(f) is increasing, so its max is the cap of f's), then exp(f' − m) summed
+    // and, when the gradient is wanted, stored into it with m kept per block: one exponential per
+    // element. A block is re-read from L1; blocks grow past XENT_BLOCK only so that a row never
+    // has more than XENT_MAX_BLOCKS of them.
     int block = XENT_BLOCK;
     while ((C + block - 1) / block > XENT_MAX_BLOCKS) block *= 2;
     float block_max[XENT_MAX_BLOCKS];
-    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f;
+    // raw_m: running max of f; m: of f'; arg_block: where raw_m last rose (its first occurrence).
+    float raw_m = -INFINITY, m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f;
+    int arg_block = 0;
     VTYPE vs = (VTYPE)(0.0f), vcheck = (VTYPE)(0.0f);
     for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
         const int b1 = min(b0 + block, C);
@@ -186,21 +230,24 @@ __kernel void softmax_xent_fwd_bwd_row(
             cm = fmax(cm, f[j]);
             check += f[j] - f[j];
         }
-        if (cm > m) {
-            const float r = exp(m - cm);
+        if (cm > raw_m) {
+            const float capped = CAPPED(cm, cap, inv_cap);
+            const float r = exp(m - capped);
             vs *= r;
             s *= r;
-            m = cm;
+            raw_m = cm;
+            m = capped;
+            arg_block = b0;
         }
         block_max[nb] = m;
         j = b0;
         for (; j + VW <= b1; j += VW) {
-            const VTYPE e = exp(VLOAD(0, f + j) - m);
+            const VTYPE e = exp(CAPPED(VLOAD(0, f + j), cap, inv_cap) - m);
             vs += e;
             if (store) VSTORE(e, 0, g + j);
         }
         for (; j < b1; ++j) {
-            const float e = exp(f[j] - m);
+            const float e = exp(CAPPED(f[j], cap, inv_cap) - m);
             s += e;
             if (store) g[j] = e;
         }
@@ -209,39 +256,55 @@ __kernel void softmax_xent_fwd_bwd_row(
     check += hsum(vcheck);
     if (!(check == 0.0f)) atomic_min(&status[0], i);
     const float log_s = log(s);
-    row_lse[i] = m + log_s;
+    const float lse = m + log_s;
+    row_lse[i] = lse;
+    const int arg = want_argmax ? first_equal(f, arg_block, min(arg_block + block, C), raw_m) : 0;
+    if (want_argmax) pred[i] = arg;
 
     const float scale = mean ? (denominator[0] > 0.0f ? 1.0f / denominator[0] : 0.0f) : 1.0f;
+    const float zscale = mean ? (denominator[1] > 0.0f ? 1.0f / denominator[1] : 0.0f) : 1.0f;
+    const float z = z_row(z_lambda, lse);
     int y = 0;
     float wy = 0.0f;
     if (use_probs) {
-        // T = Σ_j t_j and Σ_j t_j·(m − f_j), before the gradient needs T.
+        // T = Σ_j t_j and Σ_j t_j·(m − f'_j), before the gradient needs T; the target's argmax.
         float part = 0.0f, qcheck = 0.0f;
+        int target_arg = 0;
         for (int k = 0; k < C; ++k) {
             const float t = probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
             qcheck += q[k] - q[k];
             total += t;
-            part += t * (m - f[k]);
+            part += t * (m - CAPPED(f[k], cap, inv_cap));
+            if (q[k] > q[target_arg]) target_arg = k;
         }
         if (!(qcheck == 0.0f)) atomic_min(&status[2], i);
-        row_loss[i] = part + total * log_s;
+        row_loss[i] = part + total * log_s + z;
+        row_z[i] = z;
+        if (want_argmax) row_hit[i] = arg == target_arg ? 1.0f : 0.0f;
         if (write_grad) {
-            const float a = scale * total / s;
+            const float a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
             for (int k = 0; k < C; ++k) {
-                g[k] = a * exp(f[k] - m) - scale * probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
+                const float fc = CAPPED(f[k], cap, inv_cap);
+                const float t = probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
+                g[k] = (a * exp(fc - m) - scale * t) * CAP_SLOPE(fc, inv_cap);
             }
         }
         return;
     }
     if (!class_row(i, C, labels, weights, has_weights, eps, weight_sum, ignore_index, status, &y, &wy, &total)) {
         row_loss[i] = 0.0f;
+        row_z[i] = 0.0f;
+        if (want_argmax) row_hit[i] = 0.0f;
         if (write_grad) for (int k = 0; k < C; ++k) g[k] = 0.0f;
         return;
     }
-    // Pass 2: g_j = a·exp(f_j − m) − b·w_j from the stored exp(f_j − m_block), then the label's
-    // −scale·(1 − ε)·w_y. The smoothing part of the loss needs the logits again.
-    const float a = scale * total / s;
+    if (want_argmax) row_hit[i] = arg == y ? 1.0f : 0.0f;
+    // Pass 2: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j from the stored exp(f'_j − m_block),
+    // then the label's −scale·(1 − ε)·w_y times its slope. The smoothing part of the loss (and a
+    // softcap's slope) needs the logits again.
+    const float a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
     const float b = scale * class_target_uniform(eps, invC);
+    const int reread = eps > 0.0f || cap > 0.0f;
     float smooth = 0.0f;
     for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
         const int b1 = min(b0 + block, C);
@@ -250,18 +313,27 @@ __kernel void softmax_xent_fwd_bwd_row(
         if (write_grad) {
             for (; j + VW <= b1; j += VW) {
                 const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
-                VSTORE(factor * VLOAD(0, g + j) - b * w, 0, g + j);
-                if (eps > 0.0f) smooth += hsum(w * (m - VLOAD(0, f + j)));
+                if (reread) {
+                    const VTYPE fc = CAPPED(VLOAD(0, f + j), cap, inv_cap);
+                    VSTORE((factor * VLOAD(0, g + j) - b * w) * CAP_SLOPE(fc, inv_cap), 0, g + j);
+                    if (eps > 0.0f) smooth += hsum(w * (m - fc));
+                } else {
+                    VSTORE(factor * VLOAD(0, g + j) - b * w, 0, g + j);
+                }
             }
         }
         for (; j < b1; ++j) {
             const float w = has_weights ? weights[j] : 1.0f;
-            if (write_grad) g[j] = factor * g[j] - b * w;
-            if (eps > 0.0f) smooth += w * (m - f[j]);
+            const float fc = CAPPED(f[j], cap, inv_cap);
+            if (write_grad) g[j] = (factor * g[j] - b * w) * CAP_SLOPE(fc, inv_cap);
+            if (eps > 0.0f) smooth += w * (m - fc);
         }
     }
-    if (write_grad) g[y] -= scale * class_target_hot(eps, wy);
-    row_loss[i] = class_row_loss(f[y], m, log_s, smooth, eps, invC, wy, weight_sum);
+    const float fy = CAPPED(f[y], cap, inv_cap);
+    if (write_grad) g[y] -= scale * class_target_hot(eps, wy) * CAP_SLOPE(fy, inv_cap);
+    const float ce = class_row_loss(fy, m, log_s, smooth, eps, invC, wy, weight_sum);
+    row_loss[i] = ce + z;
+    row_z[i] = z;
 }
 
 // Merge of two partial (max, sum) pairs.
@@ -272,46 +344,75 @@ inline void merge_stats(float* m, float* s, const float m2, const float s2) {
     *m = mm;
 }
 
-// Pass 1 of the work-group variant for one element: online max/sum, finiteness, and for
-// probability targets T and their finiteness.
-inline void wg_statistics(const float x, const int j, __global const float* q, __global const float* weights,
+// Pass 1 of the work-group variant for one element x = f_j (xc = f'_j): online max/sum of f',
+// the first max of f, finiteness, and for probability targets T, their finiteness and argmax.
+inline void wg_statistics(const float x, const float xc, const int j, __global const float* q, __global const float* weights,
                           const int use_probs, const int has_weights, const float eps, const float invC,
-                          float* m, float* s, float* check, float* total, float* qcheck) {
+                          float* m, float* s, float* check, float* total, float* qcheck, float* raw_m, int* arg,
+                          float* q_max, int* q_arg) {
     *check += x - x;
-    if (x > *m) {
-        *s *= exp(*m - x);
-        *m = x;
+    if (x > *raw_m) {
+        *raw_m = x;
+        *arg = j;
     }
-    *s += exp(x - *m);
+    if (xc > *m) {
+        *s *= exp(*m - xc);
+        *m = xc;
+    }
+    *s += exp(xc - *m);
     if (use_probs) {
         *total += probability_target(q[j], has_weights ? weights[j] : 1.0f, eps, invC);
         *qcheck += q[j] - q[j];
+        if (q[j] > *q_max) {
+            *q_max = q[j];
+            *q_arg = j;
+        }
     }
 }
 
-// Pass 2 for one element: writes the gradient and returns t_j·(m − f_j), its part of the loss.
-inline float wg_gradient(const float x, const int j, __global const float* q, __global const float* weights,
+// Pass 2 for one element (xc = f'_j): writes the gradient and returns t_j·(m − f'_j), its part of
+// the loss.
+inline float wg_gradient(const float xc, const int j, __global const float* q, __global const float* weights,
                          const int use_probs, const int has_weights, const float eps, const float invC, const int counted,
-                         const int y, const float wy, const float a, const float m, const float scale,
+                         const int y, const float wy, const float a, const float m, const float scale, const float inv_cap,
                          __global float* g, const int write_grad) {
     const float w = has_weights ? weights[j] : 1.0f;
     float t;
     if (use_probs) t = probability_target(q[j], w, eps, invC);
     else t = counted ? class_target(j, y, w, eps, invC, wy) : 0.0f;
-    if (write_grad) g[j] = a * exp(x - m) - scale * t;
-    return t * (m - x);
+    if (write_grad) g[j] = (a * exp(xc - m) - scale * t) * CAP_SLOPE(xc, inv_cap);
+    return t * (m - xc);
+}
+
+// The first (value, index) maximum of the work-group's pairs, in place in v[0], k[0]: the larger
+// value, or the smaller index of equal ones.
+inline void work_group_argmax(__local float* v, __local int* k, const int lid, const int wg) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = wg / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) {
+            const float v2 = v[lid + stride];
+            const int k2 = k[lid + stride];
+            if (v2 > v[lid] || (v2 == v[lid] && k2 < k[lid])) {
+                v[lid] = v2;
+                k[lid] = k2;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
 }
 
 // One work-group per row, of any power-of-two size up to XENT_WG (the host sizes it to the row).
-// Each work-item keeps its first XENT_CACHE elements of the row in registers between the passes,
-// so a row of up to wg·XENT_CACHE floats (32768 with 1024 work-items) is read from memory once;
-// the rest of a longer row is read again.
+// Each work-item keeps its first XENT_CACHE elements of the row (after the softcap) in registers
+// between the passes, so a row of up to wg·XENT_CACHE floats (32768 with 1024 work-items) is read
+// from memory once; the rest of a longer row is read again.
 __kernel void softmax_xent_fwd_bwd(
     const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
     const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
-    __global float* row_loss, __global float* row_lse, __global int* status) {
+    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
+    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
     __local float lm[XENT_WG], ls[XENT_WG], la[XENT_WG], lb[XENT_WG];
+    __local int li[XENT_WG];
     const int i = get_group_id(0);
     const int lid = get_local_id(0);
     const int wg = get_local_size(0);
@@ -320,22 +421,28 @@ __kernel void softmax_xent_fwd_bwd(
     __global float* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
+    const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
     const int uncached = lid + XENT_CACHE * wg;
 
     // Pass 1: each work-item's online max/sum over a strided (coalesced) slice, plus the finiteness
-    // check and, for probability targets, T.
-    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f, qcheck = 0.0f;
+    // check, the first max and, for probability targets, T and the target's first max.
+    float m = -INFINITY, s = 0.0f, check = 0.0f, total = 0.0f, qcheck = 0.0f, raw_m = -INFINITY, q_max = -INFINITY;
+    int arg = 0, q_arg = 0;
     float cache[XENT_CACHE > 0 ? XENT_CACHE : 1];
     #pragma unroll
     for (int k = 0; k < XENT_CACHE; ++k) {
         const int j = lid + k * wg;
         if (j < C) {
-            cache[k] = f[j];
-            wg_statistics(cache[k], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
+            const float x = f[j];
+            cache[k] = CAPPED(x, cap, inv_cap);
+            wg_statistics(x, cache[k], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck,
+                          &raw_m, &arg, &q_max, &q_arg);
         }
     }
     for (int j = uncached; j < C; j += wg) {
-        wg_statistics(f[j], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck);
+        const float x = f[j];
+        wg_statistics(x, CAPPED(x, cap, inv_cap), j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total,
+                      &qcheck, &raw_m, &arg, &q_max, &q_arg);
     }
     if (!(qcheck == 0.0f)) atomic_min(&status[2], i);
     lm[lid] = m;
@@ -362,7 +469,9 @@ __kernel void softmax_xent_fwd_bwd(
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid == 0 && !finite) atomic_min(&status[0], i);
     const float log_s = log(s);
+    const float lse = m + log_s;
     const float scale = mean ? (denominator[0] > 0.0f ? 1.0f / denominator[0] : 0.0f) : 1.0f;
+    const float zscale = mean ? (denominator[1] > 0.0f ? 1.0f / denominator[1] : 0.0f) : 1.0f;
 
     int y = -1;
     float wy = 0.0f;
@@ -370,22 +479,47 @@ __kernel void softmax_xent_fwd_bwd(
     if (!use_probs) {
         counted = class_row(i, C, labels, weights, has_weights, eps, weight_sum, ignore_index, status, &y, &wy, &total);
     }
+    // The row's first max of f (and of the target row): uniform branches, so the barriers are safe.
+    int row_arg = 0, target_arg = -1;
+    if (want_argmax) {
+        lm[lid] = raw_m;
+        li[lid] = arg;
+        work_group_argmax(lm, li, lid, wg);
+        row_arg = li[0];
+        if (use_probs) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            lm[lid] = q_max;
+            li[lid] = q_arg;
+            work_group_argmax(lm, li, lid, wg);
+            target_arg = li[0];
+        } else {
+            target_arg = counted ? y : -1;
+        }
+    }
     // Pass 2: the gradient and this slice's part of the loss.
-    const float a = counted ? scale * total / s : 0.0f;
+    const float a = counted ? (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s : 0.0f;
     float part = 0.0f;
     #pragma unroll
     for (int k = 0; k < XENT_CACHE; ++k) {
         const int j = lid + k * wg;
         if (j < C) {
-            part += wg_gradient(cache[k], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
+            part += wg_gradient(cache[k], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, inv_cap,
+                                g, write_grad);
         }
     }
     for (int j = uncached; j < C; j += wg) {
-        part += wg_gradient(f[j], j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m, scale, g, write_grad);
+        part += wg_gradient(CAPPED(f[j], cap, inv_cap), j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m,
+                            scale, inv_cap, g, write_grad);
     }
     const float rowPart = work_group_sum(la, part, lid, wg);
     if (lid == 0) {
-        row_lse[i] = m + log_s;
-        row_loss[i] = counted ? rowPart + total * log_s : 0.0f;
+        const float z = counted ? z_row(z_lambda, lse) : 0.0f;
+        row_lse[i] = lse;
+        row_loss[i] = counted ? rowPart + total * log_s + z : 0.0f;
+        row_z[i] = z;
+        if (want_argmax) {
+            pred[i] = row_arg;
+            row_hit[i] = row_arg == target_arg ? 1.0f : 0.0f;
+        }
     }
 }

@@ -3,13 +3,14 @@ import SoftmaxCore
 /// The Swift backend's fused softmax cross-entropy over a whole batch: picks the kernel for the
 /// shape, spreads rows (or, for a few very long rows, columns) over the cores, and reports bad input.
 enum FusedCrossEntropy {
-        /// Rows at least this long are split across threads when there are too few rows to go round.
+    /// Rows at least this long are split across threads when there are too few rows to go round.
     static let columnSplitMinClasses = 16384
 
     struct Outputs {
         var gradient: UnsafeMutablePointer<Float>?
         var rowLoss: UnsafeMutablePointer<Float>?
         var lse: UnsafeMutablePointer<Float>?
+        var predictions: UnsafeMutablePointer<Int32>?
     }
 
     enum TargetPointers {
@@ -17,14 +18,37 @@ enum FusedCrossEntropy {
         case probabilities(UnsafePointer<Float>)
     }
 
-    /// logits: (N, C); returns the summed row losses and the first row with a non-finite logit.
+    /// The sums over a range of rows: cross-entropy and z parts (unreduced), rows predicted right
+    /// (when k.argmax), and the first row with a non-finite logit.
+    struct Totals {
+        var loss = 0.0
+        var z = 0.0
+        var correct = 0
+        var firstNonFiniteRow: Int?
+
+        mutating func add(_ other: Totals) {
+            loss += other.loss
+            z += other.z
+            correct += other.correct
+            if firstNonFiniteRow == nil { firstNonFiniteRow = other.firstNonFiniteRow }
+        }
+    }
+
+    /// logits: (N, C). The softcap, when set, is a type parameter of every kernel below.
     static func run(
-        logits f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs
-    ) -> (lossSum: Double, firstNonFiniteRow: Int?) {
+        logits f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs
+    ) -> Totals {
+        if let softcap { return run(f, rows: n, targets: targets, k, out, map: Softcap(softcap)) }
+        return run(f, rows: n, targets: targets, k, out, map: Uncapped())
+    }
+
+    private static func run<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, map: Map
+    ) -> Totals {
         let c = k.classes
 
         if case .classIndices(let labels) = targets, n < Parallel.workerCount, c >= columnSplitMinClasses {
-            return columnSplit(f, rows: n, labels: labels, k, out)
+            return columnSplit(f, rows: n, labels: labels, k, out, map: map)
         }
 
         // Rows are handed out in blocks of 16 so the lanes kernel always sees whole blocks.
@@ -34,56 +58,59 @@ enum FusedCrossEntropy {
         let units = (n + granule - 1) / granule
         let minimumUnits = Swift.max(1, 32768 / Swift.max(c * granule, 1))
         let tasks = Parallel.taskCount(units, minimum: minimumUnits)
-        let tasksResult = UnsafeMutableBufferPointer<(Double, Int?)>.allocate(capacity: tasks)
+        let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
         defer { tasksResult.deallocate() }
         Parallel.forEach(units, tasks: tasks) { task, unitRange in
             let rows = (unitRange.lowerBound * granule)..<Swift.min(unitRange.upperBound * granule, n)
-            tasksResult[task] = rowRange(f, rows: rows, targets: targets, lanes: useLanes, k, out)
+            tasksResult[task] = rowRange(f, rows: rows, targets: targets, lanes: useLanes, k, out, map: map)
         }
-        var total = 0.0
-        var firstBad: Int?
-        for t in 0..<tasks {
-            total += tasksResult[t].0
-            if let bad = tasksResult[t].1, firstBad == nil { firstBad = bad }
-        }
-        return (total, firstBad)
+        var totals = Totals()
+        for t in 0..<tasks { totals.add(tasksResult[t]) }
+        return totals
     }
 
-    private static func rowRange(
-        _ f: UnsafePointer<Float>, rows: Range<Int>, targets: TargetPointers, lanes: Bool, _ k: XentConstants, _ out: Outputs
-    ) -> (Double, Int?) {
+    private static func rowRange<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, rows: Range<Int>, targets: TargetPointers, lanes: Bool, _ k: XentConstants, _ out: Outputs,
+        map: Map
+    ) -> Totals {
         let c = k.classes
-        var total = 0.0
-        var firstBad: Int?
+        var totals = Totals()
         var i = rows.lowerBound
         if lanes, case .classIndices(let labels) = targets {
-            let r = LanesKernels.blocks(f, rows: rows, labels: labels, k, out)
-            total = r.loss
-            firstBad = r.firstBad
+            let r = LanesKernels.blocks(f, rows: rows, labels: labels, k, out, map: map)
+            totals = r.totals
             i = r.end
         }
         while i < rows.upperBound {
-            let row: (loss: Float, lse: Float, finite: Bool)
+            let row: RowResult
+            var hit = false
             switch targets {
             case .classIndices(let labels):
-                row = RowKernel.classIndexRow(f + i * c, out.gradient.map { $0 + i * c }, label: labels[i], k)
+                row = RowKernel.classIndexRow(f + i * c, out.gradient.map { $0 + i * c }, label: labels[i], k, map: map)
+                hit = labels[i] != k.ignoreIndex && Int(labels[i]) == row.argmax
             case .probabilities(let q):
-                row = RowKernel.probabilityRow(f + i * c, q + i * c, out.gradient.map { $0 + i * c }, k)
+                var target = 0
+                row = RowKernel.probabilityRow(f + i * c, q + i * c, out.gradient.map { $0 + i * c }, k, map: map,
+                                               targetArgmax: &target)
+                hit = target == row.argmax
             }
-            out.rowLoss?[i] = row.loss
+            out.rowLoss?[i] = row.loss + row.z
             out.lse?[i] = row.lse
-            total += Double(row.loss)
-            if !row.finite && firstBad == nil { firstBad = i }
+            out.predictions?[i] = Int32(row.argmax)
+            totals.loss += Double(row.loss)
+            totals.z += Double(row.z)
+            if k.argmax && hit { totals.correct += 1 }
+            if !row.finite && totals.firstNonFiniteRow == nil { totals.firstNonFiniteRow = i }
             i += 1
         }
-        return (total, firstBad)
+        return totals
     }
 
     /// A few very long rows: each row's columns are split over the cores, for the statistics
     /// (merged afterwards) and again for the gradient.
-    private static func columnSplit(
-        _ f: UnsafePointer<Float>, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs
-    ) -> (Double, Int?) {
+    private static func columnSplit<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, map: Map
+    ) -> Totals {
         let c = k.classes
         let tasks = Parallel.workerCount
         let partial = UnsafeMutableBufferPointer<RowStatistics>.allocate(capacity: tasks)
@@ -92,35 +119,39 @@ enum FusedCrossEntropy {
         let blocksPerTask = RowKernel.blockCount(c / tasks + 1)
         let blockMax = UnsafeMutablePointer<Float>.allocate(capacity: tasks * blocksPerTask)
         defer { partial.deallocate(); smoothing.deallocate(); blockMax.deallocate() }
-        var total = 0.0
-        var firstBad: Int?
+        var totals = Totals()
         for i in 0..<n {
             let row = f + i * c
             let y = labels[i]
             let ignored = y == k.ignoreIndex
             let g = ignored ? nil : out.gradient.map { $0 + i * c }
             Parallel.forEach(c, tasks: tasks) { t, cols in
-                partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count,
+                partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count, map: map, argmax: k.argmax,
                                                   exps: g.map { $0 + cols.lowerBound }, blockMax: blockMax + t * blocksPerTask)
+                partial[t].argmax += cols.lowerBound
             }
             var stats = partial[0]
             for t in 1..<tasks { stats.merge(partial[t]) }
-            if !stats.finite && firstBad == nil { firstBad = i }
-            out.lse?[i] = stats.max + stats.logSum
+            if !stats.finite && totals.firstNonFiniteRow == nil { totals.firstNonFiniteRow = i }
+            out.lse?[i] = stats.lse
+            out.predictions?[i] = Int32(stats.argmax)
             if ignored {
                 out.gradient.map { ($0 + i * c).update(repeating: 0, count: c) }
                 out.rowLoss?[i] = 0
                 continue
             }
+            if k.argmax && Int(y) == stats.argmax { totals.correct += 1 }
             Parallel.forEach(c, tasks: tasks) { t, cols in
                 smoothing[t] = RowKernel.writeClassIndexGradient(
-                    row, g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k)
+                    row, g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k, map: map)
             }
             let part = smoothing.reduce(0, +)
-            let loss = RowKernel.rowLoss(row[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k)
-            out.rowLoss?[i] = loss
-            total += Double(loss)
+            let loss = RowKernel.rowLoss(row[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k, map: map)
+            let z = k.zLoss.loss(lse: stats.lse)
+            out.rowLoss?[i] = loss + z
+            totals.loss += Double(loss)
+            totals.z += Double(z)
         }
-        return (total, firstBad)
+        return totals
     }
 }

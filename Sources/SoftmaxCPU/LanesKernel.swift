@@ -31,13 +31,12 @@ struct RuntimeClassCount: ClassCount {
 enum LanesKernel {
     /// Whole blocks of 16 rows of `rows`, starting at rows.lowerBound; returns the summed loss,
     /// the first row with a non-finite logit, and where the blocks ended.
-    static func run<Classes: ClassCount>(
+    static func run<Classes: ClassCount, Map: LogitMap>(
         _ f: UnsafePointer<Float>, rows: Range<Int>, labels: UnsafePointer<Int32>, classes: Classes, _ k: XentConstants,
-        _ out: FusedCrossEntropy.Outputs
-    ) -> (loss: Double, firstBad: Int?, end: Int) {
+        _ out: FusedCrossEntropy.Outputs, map: Map
+    ) -> (totals: FusedCrossEntropy.Totals, end: Int) {
         let c = classes.value
-        var total = 0.0
-        var firstBad: Int?
+        var totals = FusedCrossEntropy.Totals()
         var i = rows.lowerBound
         let end = rows.upperBound
         let chunks = (c &+ vecWidth &- 1) / vecWidth
@@ -55,29 +54,33 @@ enum LanesKernel {
                 }
                 let r = block(source, out.gradient.map { $0 + i &* c }, labels: labels + i,
                               rowLoss: out.rowLoss.map { $0 + i }, lse: out.lse.map { $0 + i },
-                              x: x, e: e, staging: staging, classes: classes, k)
-                total += r.loss
-                if !r.finite && firstBad == nil {
-                    firstBad = (i..<(i + vecWidth)).first { row in
+                              predictions: out.predictions.map { $0 + i },
+                              x: x, e: e, staging: staging, classes: classes, k, map: map)
+                totals.loss += r.loss
+                totals.z += r.z
+                totals.correct += r.correct
+                if !r.finite && totals.firstNonFiniteRow == nil {
+                    totals.firstNonFiniteRow = (i..<(i + vecWidth)).first { row in
                         UnsafeBufferPointer(start: f + row * c, count: c).contains { !$0.isFinite }
                     }
                 }
                 i += vecWidth
             }
         }
-        return (total, firstBad, i)
+        return (totals, i)
     }
 
     /// One block of 16 class-index rows starting at `f`; 15·C + 16·chunks floats must be readable
     /// there. `x` and `e` hold 16 vectors per chunk, `staging` 16 floats for the last gradient rows.
-    /// Returns the block's summed loss and whether all its logits are finite.
+    /// Returns the block's summed cross-entropy and z parts, its rows predicted right (when
+    /// k.argmax) and whether all its logits are finite.
     @inline(__always)
-    static func block<Classes: ClassCount>(
+    static func block<Classes: ClassCount, Map: LogitMap>(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, labels: UnsafePointer<Int32>,
-        rowLoss: UnsafeMutablePointer<Float>?, lse: UnsafeMutablePointer<Float>?,
+        rowLoss: UnsafeMutablePointer<Float>?, lse: UnsafeMutablePointer<Float>?, predictions: UnsafeMutablePointer<Int32>?,
         x: UnsafeMutablePointer<Vec>, e: UnsafeMutablePointer<Vec>, staging: UnsafeMutablePointer<Float>,
-        classes: Classes, _ k: XentConstants
-    ) -> (loss: Double, finite: Bool) {
+        classes: Classes, _ k: XentConstants, map: Map
+    ) -> (loss: Double, z: Double, correct: Int, finite: Bool) {
         let c = classes.value
         let chunks = (c &+ vecWidth &- 1) / vecWidth
         // After the transposes vector j of x holds column j of the 16 rows (vectors C... are unused).
@@ -91,6 +94,15 @@ enum LanesKernel {
         for j in 1..<c {
             m = maximum(m, x[j])
             check += x[j] - x[j]
+        }
+        // The first column holding each row's max (of f: the map is increasing), scanned backwards.
+        var argmax = Vec(repeating: 0)
+        if k.argmax {
+            for j in stride(from: c &- 1, through: 0, by: -1) { argmax.replace(with: Float(j), where: x[j] .== m) }
+        }
+        if !map.isIdentity {
+            for j in 0..<c { x[j] = map.value(x[j]) }
+            m = map.value(m)
         }
         var s = Vec(repeating: 0)
         for j in 0..<c {
@@ -119,7 +131,8 @@ enum LanesKernel {
         // where a `replace` under a mask that lives this long became a loop over lanes (all the
         // values it multiplies are finite; non-finite logits are an error).
         let kept = Vec(repeating: 1).replacing(with: zero, where: ignored)
-        let coefficients = target.gradient(sum: s, scale: k.scale)
+        let rowLse = m + logS
+        let coefficients = target.gradient(sum: s, scale: k.scale, zCoefficient: k.zLoss.pCoefficient(lse: rowLse))
         let a = coefficients.a * kept, b = coefficients.b * kept, hot = coefficients.hotScaled * kept
         let smoothing = k.smoothing > 0
         var smooth = zero, fy = zero
@@ -128,11 +141,19 @@ enum LanesKernel {
             let wj = Vec(repeating: k.weight(j))
             var gj = a * e[j] - b * wj
             gj.replace(with: gj - hot, where: isLabel)
+            if !map.isIdentity { gj *= map.slope(capped: x[j]) }
             e[j] = gj
             if smoothing { smooth = multiplyAdd(wj, m - x[j], smooth) }
             fy.replace(with: x[j], where: isLabel)
         }
         let loss = target.loss(labelLogit: fy, max: m, logSum: logS, smoothingPart: smooth, k) * kept
+        let z = k.zLoss.loss(lse: rowLse) * kept
+        var correct = 0
+        if k.argmax {
+            let hits = kept.replacing(with: zero, where: argmax .!= yf)
+            correct = Int(hits.sum())
+            if let predictions { UnsafeMutableRawPointer(predictions).storeBytes(of: SIMD16<Int32>(argmax), as: SIMD16<Int32>.self) }
+        }
         if let g {
             for j in c..<(vecWidth &* chunks) { e[j] = zero }
             for q in 0..<chunks { Transpose16.transpose(e + q &* vecWidth) }
@@ -151,9 +172,9 @@ enum LanesKernel {
                 }
             }
         }
-        if let rowLoss { store(loss, rowLoss) }
-        if let lse { store(m + logS, lse) }
-        return (Double(loss.sum()), check.sum() == 0)
+        if let rowLoss { store(loss + z, rowLoss) }
+        if let lse { store(rowLse, lse) }
+        return (Double(loss.sum()), Double(z.sum()), correct, check.sum() == 0)
     }
 }
 
@@ -163,28 +184,28 @@ enum LanesKernels {
     /// Beyond 64 classes the row kernel was as fast or faster (measured at 100 and 128).
     static let classRange = 2...64
 
-    static func blocks(
+    static func blocks<Map: LogitMap>(
         _ f: UnsafePointer<Float>, rows: Range<Int>, labels: UnsafePointer<Int32>, _ k: XentConstants,
-        _ out: FusedCrossEntropy.Outputs
-    ) -> (loss: Double, firstBad: Int?, end: Int) {
+        _ out: FusedCrossEntropy.Outputs, map: Map
+    ) -> (totals: FusedCrossEntropy.Totals, end: Int) {
         switch k.classes {
-        case 2: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<2>(), k, out)
-        case 3: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<3>(), k, out)
-        case 4: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<4>(), k, out)
-        case 5: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<5>(), k, out)
-        case 6: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<6>(), k, out)
-        case 7: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<7>(), k, out)
-        case 8: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<8>(), k, out)
-        case 9: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<9>(), k, out)
-        case 10: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<10>(), k, out)
-        case 11: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<11>(), k, out)
-        case 12: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<12>(), k, out)
-        case 13: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<13>(), k, out)
-        case 14: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<14>(), k, out)
-        case 15: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<15>(), k, out)
-        case 16: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<16>(), k, out)
-        case classRange: LanesKernel.run(f, rows: rows, labels: labels, classes: RuntimeClassCount(value: k.classes), k, out)
-        default: (0, nil, rows.lowerBound)
+        case 2: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<2>(), k, out, map: map)
+        case 3: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<3>(), k, out, map: map)
+        case 4: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<4>(), k, out, map: map)
+        case 5: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<5>(), k, out, map: map)
+        case 6: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<6>(), k, out, map: map)
+        case 7: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<7>(), k, out, map: map)
+        case 8: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<8>(), k, out, map: map)
+        case 9: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<9>(), k, out, map: map)
+        case 10: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<10>(), k, out, map: map)
+        case 11: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<11>(), k, out, map: map)
+        case 12: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<12>(), k, out, map: map)
+        case 13: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<13>(), k, out, map: map)
+        case 14: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<14>(), k, out, map: map)
+        case 15: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<15>(), k, out, map: map)
+        case 16: LanesKernel.run(f, rows: rows, labels: labels, classes: FixedClassCount<16>(), k, out, map: map)
+        case classRange: LanesKernel.run(f, rows: rows, labels: labels, classes: RuntimeClassCount(value: k.classes), k, out, map: map)
+        default: (FusedCrossEntropy.Totals(), rows.lowerBound)
         }
     }
 }

@@ -4,14 +4,20 @@ import Glibc
 import Darwin
 #endif
 
-/// Running max and Σ exp(f − max) of part of a row; merges across blocks and across column ranges.
+/// Running max and Σ exp(f' − max) of part of a row; merges across blocks and across column ranges.
+/// `max` is in the map's domain (f' = softcap(f), or f); `rawMax` and `argmax` (the first index of
+/// `rawMax`, when asked for) are in f's, since the map is increasing and float rounding could make
+/// two different logits equal after it.
 struct RowStatistics {
     var max: Float = -.infinity
     var sum: Float = 0
     var finite = true
+    var rawMax: Float = -.infinity
+    var argmax = 0
 
-    /// Combines the statistics of two disjoint parts of a row.
+    /// Combines the statistics of two disjoint parts of a row (`other` after this one).
     mutating func merge(_ other: RowStatistics) {
+        if other.rawMax > rawMax { rawMax = other.rawMax; argmax = other.argmax }
         let m = Swift.max(max, other.max)
         guard m > -.infinity else { finite = finite && other.finite; return }
         sum = sum * expf(max - m) + other.sum * expf(other.max - m)
@@ -20,6 +26,17 @@ struct RowStatistics {
     }
 
     var logSum: Float { logf(sum) }
+    var lse: Float { max + logSum }
+}
+
+/// One row's results: its cross-entropy and z part (their sum is the row's loss), lse, whether its
+/// logits were finite, and its argmax (when asked for).
+struct RowResult {
+    var loss: Float
+    var z: Float
+    var lse: Float
+    var finite: Bool
+    var argmax: Int
 }
 
 /// Per-call constants of the fused loss+gradient.
@@ -33,6 +50,9 @@ struct XentConstants {
     /// Σ_j w_j.
     var weightSum: Float
     var ignoreIndex: Int32
+    var zLoss: ZLossTerm
+    /// Whether each row's argmax is wanted (predictions or accuracy).
+    var argmax: Bool
 
     func weight(_ j: Int) -> Float { weights?[j] ?? 1 }
 }
@@ -52,13 +72,15 @@ enum RowKernel {
 
     static func blockCount(_ count: Int) -> Int { (count + block - 1) / block }
 
-    /// Pass one over `count` floats. When `exps` is given, exp(f_j − m_b) goes there and each
-    /// block's max m_b into `blockMax` (blockCount(count) entries).
-    static func statistics(
-        _ f: UnsafePointer<Float>, _ count: Int,
+    /// Pass one over `count` floats. When `exps` is given, exp(f'_j − m_b) goes there and each
+    /// block's running max m_b (of f') into `blockMax` (blockCount(count) entries). With `argmax`,
+    /// the first index of the max is found by scanning the block where the max last rose.
+    static func statistics<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, _ count: Int, map: Map, argmax: Bool = false,
         exps: UnsafeMutablePointer<Float>? = nil, blockMax: UnsafeMutablePointer<Float>? = nil
     ) -> RowStatistics {
-        var m = -Float.infinity
+        // m: running max of f; mc: of f' (the map of m).
+        var m = -Float.infinity, mc = -Float.infinity
         var s = Vec(repeating: 0)
         // x − x is 0 for finite x and NaN for ±inf and NaN, so one sum flags any non-finite input.
         var check = Vec(repeating: 0)
@@ -66,6 +88,7 @@ enum RowKernel {
         var scalarSum: Float = 0
         var j = 0
         var blockIndex = 0
+        var maxBlockStart = 0
         while j < count {
             let end = Swift.min(j + block, count)
             var blockMaxVec = Vec(repeating: -.infinity)
@@ -83,49 +106,57 @@ enum RowKernel {
             }
             if newMax > m {
                 // Rescale what was summed against the old max (exp(−inf) = 0 on the first block).
-                let r = expf(m - newMax)
+                let newCapped = map.value(newMax)
+                let r = expf(mc - newCapped)
                 s *= Vec(repeating: r)
                 scalarSum *= r
                 m = newMax
+                mc = newCapped
+                maxBlockStart = j
             }
-            let mv = Vec(repeating: m)
+            let mv = Vec(repeating: mc)
             k = j
             if let exps {
-                blockMax![blockIndex] = m
+                blockMax![blockIndex] = mc
                 while k + vecWidth <= end {
-                    let e = exp(load(f + k) - mv)
+                    let e = exp(map.value(load(f + k)) - mv)
                     store(e, exps + k)
                     s += e
                     k += vecWidth
                 }
                 for t in k..<end {
-                    exps[t] = expf(f[t] - m)
+                    exps[t] = expf(map.value(f[t]) - mc)
                     scalarSum += exps[t]
                 }
             } else {
                 while k + vecWidth <= end {
-                    s += exp(load(f + k) - mv)
+                    s += exp(map.value(load(f + k)) - mv)
                     k += vecWidth
                 }
-                for t in k..<end { scalarSum += expf(f[t] - m) }
+                for t in k..<end { scalarSum += expf(map.value(f[t]) - mc) }
             }
             j = end
             blockIndex += 1
         }
         let total = check.sum() + scalarCheck
-        return RowStatistics(max: m, sum: s.sum() + scalarSum, finite: total == 0)
+        var first = 0
+        if argmax {
+            let end = Swift.min(maxBlockStart + block, count)
+            first = (maxBlockStart..<end).first { f[$0] == m } ?? maxBlockStart
+        }
+        return RowStatistics(max: mc, sum: s.sum() + scalarSum, finite: total == 0, rawMax: m, argmax: first)
     }
 
-    /// Pass two: g_j = a·exp(f_j − m) − b·w_j over `count` columns, where g holds pass one's
-    /// exp(f_j − m_b). Returns Σ_j w_j·(m − f_j) when `smoothingSum` is set (the label-smoothing
-    /// part of the loss), else 0. Without g only that sum is computed.
-    static func writeGradient(
+    /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns, where g holds
+    /// pass one's exp(f'_j − m_b). Returns Σ_j w_j·(m − f'_j) when `smoothingSum` is set (the
+    /// label-smoothing part of the loss), else 0. Without g only that sum is computed.
+    static func writeGradient<Map: LogitMap>(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ count: Int, blockMax: UnsafePointer<Float>?,
-        max m: Float, a: Float, b: Float, weights w: UnsafePointer<Float>?, smoothingSum: Bool
+        max m: Float, a: Float, b: Float, weights w: UnsafePointer<Float>?, smoothingSum: Bool, map: Map
     ) -> Float {
         guard let g, let blockMax else {
             var sum: Float = 0
-            if smoothingSum { for t in 0..<count { sum += (w?[t] ?? 1) * (m - f[t]) } }
+            if smoothingSum { for t in 0..<count { sum += (w?[t] ?? 1) * (m - map.value(f[t])) } }
             return sum
         }
         let mv = Vec(repeating: m), bv = Vec(repeating: b)
@@ -135,11 +166,21 @@ enum RowKernel {
         var blockIndex = 0
         while j < count {
             let end = Swift.min(j + block, count)
-            // exp(f − m) = exp(f − m_b)·exp(m_b − m)
+            // exp(f' − m) = exp(f' − m_b)·exp(m_b − m)
             let factor = a * expf(blockMax[blockIndex] - m)
             let fv = Vec(repeating: factor)
             var k = j
-            if !smoothingSum {
+            if !map.isIdentity {
+                // The slope needs f' again: one more tanh per element, hidden under the memory
+                // traffic at large C (BENCHMARKS.md).
+                while k + vecWidth <= end {
+                    let fc = map.value(load(f + k))
+                    let wj = w.map { load($0 + k) } ?? Vec(repeating: 1)
+                    store((fv * load(g + k) - bv * wj) * map.slope(capped: fc), g + k)
+                    if smoothingSum { acc = multiplyAdd(wj, mv - fc, acc) }
+                    k += vecWidth
+                }
+            } else if !smoothingSum {
                 while k + vecWidth <= end {
                     store(fv * load(g + k), g + k)
                     k += vecWidth
@@ -160,8 +201,9 @@ enum RowKernel {
             }
             for t in k..<end {
                 let wj = w?[t] ?? 1
-                g[t] = factor * g[t] - (smoothingSum ? b * wj : 0)
-                if smoothingSum { scalarAcc += wj * (m - f[t]) }
+                let fc = map.value(f[t])
+                g[t] = (factor * g[t] - (smoothingSum ? b * wj : 0)) * map.slope(capped: fc)
+                if smoothingSum { scalarAcc += wj * (m - fc) }
             }
             j = end
             blockIndex += 1
@@ -171,66 +213,79 @@ enum RowKernel {
 
     /// One class-index row: loss, log-sum-exp and (when g is given) the gradient, scaled.
     /// The caller has checked that y is the ignore index or in 0..<C.
-    static func classIndexRow(
-        _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, label y: Int32, _ k: XentConstants
-    ) -> (loss: Float, lse: Float, finite: Bool) {
+    static func classIndexRow<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, label y: Int32, _ k: XentConstants, map: Map
+    ) -> RowResult {
         let c = k.classes
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: blockCount(c)) { blockMax in
             let ignored = y == k.ignoreIndex
-            let stats = statistics(f, c, exps: ignored ? nil : g, blockMax: blockMax.baseAddress)
-            let lse = stats.max + stats.logSum
+            let stats = statistics(f, c, map: map, argmax: k.argmax, exps: ignored ? nil : g, blockMax: blockMax.baseAddress)
             if ignored {
                 g?.update(repeating: 0, count: c)
-                return (0, lse, stats.finite)
+                return RowResult(loss: 0, z: 0, lse: stats.lse, finite: stats.finite, argmax: stats.argmax)
             }
-            let part = writeClassIndexGradient(f, g, blockMax: blockMax.baseAddress, label: Int(y), stats: stats, columns: 0..<c, k)
-            return (rowLoss(f[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k), lse, stats.finite)
+            let part = writeClassIndexGradient(f, g, blockMax: blockMax.baseAddress, label: Int(y), stats: stats,
+                                               columns: 0..<c, k, map: map)
+            return RowResult(loss: rowLoss(f[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k, map: map),
+                             z: k.zLoss.loss(lse: stats.lse), lse: stats.lse, finite: stats.finite, argmax: stats.argmax)
         }
     }
 
     /// Pass two of a class-index row over a range of its columns, given the whole row's statistics
     /// (so a long row can be split across threads) and the range's block maxima from pass one.
-    /// Returns that range's Σ_j w_j·(m − f_j).
-    static func writeClassIndexGradient(
+    /// Returns that range's Σ_j w_j·(m − f'_j).
+    static func writeClassIndexGradient<Map: LogitMap>(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, blockMax: UnsafePointer<Float>?,
         label y: Int, stats: RowStatistics,
-        columns: Range<Int>, _ k: XentConstants
+        columns: Range<Int>, _ k: XentConstants, map: Map
     ) -> Float {
         let target = ClassIndexTarget<Float>(labelWeight: k.weight(y), k)
-        let (a, b, hot) = target.gradient(sum: stats.sum, scale: k.scale)
+        let (a, b, hot) = target.gradient(sum: stats.sum, scale: k.scale, zCoefficient: k.zLoss.pCoefficient(lse: stats.lse))
         let part = writeGradient(
             f + columns.lowerBound, g.map { $0 + columns.lowerBound }, columns.count, blockMax: blockMax,
-            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + columns.lowerBound }, smoothingSum: k.smoothing > 0)
-        if let g, columns.contains(y) { g[y] -= hot }
+            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + columns.lowerBound }, smoothingSum: k.smoothing > 0,
+            map: map)
+        if let g, columns.contains(y) { g[y] -= hot * map.slope(capped: map.value(f[y])) }
         return part
     }
 
-    /// The row's loss (`ClassIndexTarget.loss`), given pass two's smoothing part.
-    static func rowLoss(_ fy: Float, smoothingPart: Float, stats: RowStatistics, label y: Int, _ k: XentConstants) -> Float {
+    /// The row's cross-entropy (`ClassIndexTarget.loss`), given pass two's smoothing part.
+    static func rowLoss<Map: LogitMap>(
+        _ fy: Float, smoothingPart: Float, stats: RowStatistics, label y: Int, _ k: XentConstants, map: Map
+    ) -> Float {
         ClassIndexTarget<Float>(labelWeight: k.weight(y), k)
-            .loss(labelLogit: fy, max: stats.max, logSum: stats.logSum, smoothingPart: smoothingPart, k)
+            .loss(labelLogit: map.value(fy), max: stats.max, logSum: stats.logSum, smoothingPart: smoothingPart, k)
     }
 
-    /// One row with probability targets q (`ProbabilityTarget`): L = Σ_j t_j·(m − f_j) + T·log S,
-    /// ∂L/∂f_j = scale·(T·p_j − t_j). Each t_j is computed once: it waits in the gradient row for T.
-    static func probabilityRow(
-        _ f: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ k: XentConstants
-    ) -> (loss: Float, lse: Float, finite: Bool) {
+    /// One row with probability targets q (`ProbabilityTarget`): L = Σ_j t_j·(m − f'_j) + T·log S,
+    /// ∂L/∂f'_j = scale·(T·p_j − t_j) + the z part's. Each t_j is computed once: it waits in the
+    /// gradient row for T. `targetArgmax` is set to the first argmax of q when k.argmax.
+    static func probabilityRow<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ k: XentConstants,
+        map: Map, targetArgmax: inout Int
+    ) -> RowResult {
         let c = k.classes
-        let stats = statistics(f, c)
+        let stats = statistics(f, c, map: map, argmax: k.argmax)
         let logS = stats.logSum, m = stats.max
         var total: Float = 0, weighted: Float = 0
         for j in 0..<c {
             let t = ProbabilityTarget.coefficient(q[j], weight: k.weight(j), k)
             g?[j] = t
             total += t
-            weighted += t * (m - f[j])
+            weighted += t * (m - map.value(f[j]))
+        }
+        if k.argmax {
+            targetArgmax = 0
+            for j in 1..<Swift.max(c, 1) where q[j] > q[targetArgmax] { targetArgmax = j }
         }
         if let g {
-            let a = k.scale * total / stats.sum
-            for j in 0..<c { g[j] = a * expf(f[j] - m) - k.scale * g[j] }
+            let a = (k.scale * total + k.zLoss.pCoefficient(lse: stats.lse)) / stats.sum
+            for j in 0..<c {
+                let fc = map.value(f[j])
+                g[j] = (a * expf(fc - m) - k.scale * g[j]) * map.slope(capped: fc)
+            }
         }
-        return (weighted + total * logS, m + logS, stats.finite)
+        return RowResult(loss: weighted + total * logS, z: k.zLoss.loss(lse: stats.lse), lse: stats.lse,
+                         finite: stats.finite, argmax: stats.argmax)
     }
 }
-

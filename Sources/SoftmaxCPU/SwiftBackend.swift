@@ -50,6 +50,8 @@ public final class SwiftBackend: ComputeBackend {
 
     public func makeIndexBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
 
+    public func download(indices buffer: HostLabels) throws -> [Int32] { buffer.values }
+
     public func upload(indices labels: [Int32], to buffer: HostLabels) throws {
         guard labels.count == buffer.values.count else {
             throw SoftmaxError.shapeMismatch(what: "label upload", expected: "\(buffer.values.count) labels", got: "\(labels.count)")
@@ -97,8 +99,8 @@ public final class SwiftBackend: ComputeBackend {
 
     public func crossEntropy(
         logits: HostBuffer, targets: BackendTargets<HostLabels, HostBuffer>,
-        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<HostBuffer>
-    ) throws -> Double {
+        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<HostBuffer, HostLabels>
+    ) throws -> CrossEntropyValue {
         try outputs.validate(logits: logits, options: options)
         let n = logits.rows, c = logits.cols
 
@@ -106,6 +108,7 @@ public final class SwiftBackend: ComputeBackend {
         let weightSum = weights?.reduce(0, +) ?? Float(c)
         // The mean's denominator: summed label weights of the counted rows, or the row count.
         var denominator: Double
+        var counted = n
         switch targets {
         case .classIndices(let labels):
             guard labels.values.count == n else {
@@ -113,7 +116,11 @@ public final class SwiftBackend: ComputeBackend {
             }
             try InputValidation.requireLabelsInRange(labels.values, classes: c, ignoreIndex: options.ignoreIndex)
             denominator = 0
-            for y in labels.values where y != options.ignoreIndex { denominator += Double(weights?[Int(y)] ?? 1) }
+            counted = 0
+            for y in labels.values where y != options.ignoreIndex {
+                denominator += Double(weights?[Int(y)] ?? 1)
+                counted += 1
+            }
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
             if let i = UnsafeBufferPointer(start: q.pointer, count: q.count).firstIndex(where: { !$0.isFinite }) {
@@ -122,21 +129,37 @@ public final class SwiftBackend: ComputeBackend {
             denominator = Double(n)
         }
         // A mean over zero weight is 0/0: NaN loss as in PyTorch, zero gradient.
-        let scale: Float = options.reduction == .mean ? (denominator > 0 ? Float(1 / denominator) : 0) : 1
+        let mean = options.reduction == .mean
+        let scale: Float = mean ? (denominator > 0 ? Float(1 / denominator) : 0) : 1
+        // The z part's mean is over the counted rows, whatever their weights.
+        let zScale: Float = mean ? (counted > 0 ? 1 / Float(counted) : 0) : 1
+        if let p = outputs.predictions, p.values.count != n {
+            throw SoftmaxError.shapeMismatch(what: "predictions", expected: "\(n) (one per logits row)", got: "\(p.values.count)")
+        }
+        func withPredictions<R>(_ body: (UnsafeMutablePointer<Int32>?) -> R) -> R {
+            guard let p = outputs.predictions else { return body(nil) }
+            return p.values.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+        }
 
         let result = (weights ?? []).withUnsafeBufferPointer { w in
             let k = XentConstants(
                 classes: c, scale: scale, smoothing: options.labelSmoothing,
-                weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, ignoreIndex: options.ignoreIndex)
-            let out = FusedCrossEntropy.Outputs(
-                gradient: outputs.gradient?.pointer, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer)
-            switch targets {
-            case .classIndices(let labels):
-                return labels.values.withUnsafeBufferPointer {
-                    FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .classIndices($0.baseAddress!), k, out)
+                weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, ignoreIndex: options.ignoreIndex,
+                zLoss: ZLossTerm(lambda: options.zLoss, scale: zScale), argmax: outputs.accuracy)
+            return withPredictions { predictionPointer in
+                let out = FusedCrossEntropy.Outputs(
+                    gradient: outputs.gradient?.pointer, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer,
+                    predictions: predictionPointer)
+                switch targets {
+                case .classIndices(let labels):
+                    return labels.values.withUnsafeBufferPointer {
+                        FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .classIndices($0.baseAddress!),
+                                              softcap: options.softcap, k, out)
+                    }
+                case .probabilities(let q):
+                    return FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .probabilities(q.pointer),
+                                                 softcap: options.softcap, k, out)
                 }
-            case .probabilities(let q):
-                return FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .probabilities(q.pointer), k, out)
             }
         }
         if let row = result.firstNonFiniteRow {
@@ -144,7 +167,9 @@ public final class SwiftBackend: ComputeBackend {
             let column = values.firstIndex { !$0.isFinite } ?? 0
             throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
         }
-        return options.reduction == .mean ? result.lossSum / denominator : result.lossSum
+        let z = mean ? result.z / Double(counted) : result.z
+        return CrossEntropyValue(loss: (mean ? result.loss / denominator : result.loss) + z, zLoss: z, counted: counted,
+                                 correct: outputs.accuracy ? result.correct : nil)
     }
 
     public func linearForward(x: HostBuffer, weights: HostBuffer, bias: HostBuffer, scores: HostBuffer) throws {

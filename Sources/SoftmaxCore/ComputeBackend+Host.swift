@@ -19,17 +19,21 @@ extension ComputeBackend {
     ) throws -> CrossEntropyResult {
         // No checks of its own: the backend's (every one of them makes the same) name the row.
         let n = logits.rows
-        let outputs = CrossEntropyOutputs(
+        let outputs = CrossEntropyOutputs<FloatBuffer, IndexBuffer>(
             gradient: try makeBuffer(rows: n, cols: logits.cols),
             rowLosses: try makeBuffer(rows: n, cols: 1),
-            logSumExp: try makeBuffer(rows: n, cols: 1))
-        let loss = try crossEntropy(logits: try makeBuffer(logits), targets: try makeTargets(targets),
-                                    options: options, outputs: outputs)
+            logSumExp: try makeBuffer(rows: n, cols: 1),
+            predictions: try makeIndexBuffer([Int32](repeating: 0, count: n)))
+        let value = try crossEntropy(logits: try makeBuffer(logits), targets: try makeTargets(targets),
+                                     options: options, outputs: outputs)
         return CrossEntropyResult(
-            loss: loss,
+            loss: value.loss,
+            zLoss: value.zLoss,
             rowLosses: try download(outputs.rowLosses!).storage,
             gradient: try download(outputs.gradient!),
-            logSumExp: try download(outputs.logSumExp!).storage)
+            logSumExp: try download(outputs.logSumExp!).storage,
+            predictions: try download(indices: outputs.predictions!),
+            accuracy: value.accuracy ?? .nan)
     }
 
     /// Objective and gradients of the linear classifier scores = x·W + b.
@@ -51,7 +55,7 @@ extension ComputeBackend {
         try linearForward(x: xb, weights: wb, bias: bb, scores: scores)
         let grad = try makeBuffer(rows: x.rows, cols: weights.cols)
         let loss = try crossEntropy(logits: scores, targets: try makeTargets(targets), options: options,
-                                    outputs: CrossEntropyOutputs(gradient: grad))
+                                    outputs: CrossEntropyOutputs(gradient: grad)).loss
         let dW = try makeBuffer(rows: weights.rows, cols: weights.cols)
         let db = try makeBuffer(rows: 1, cols: weights.cols)
         try linearBackward(x: xb, gradient: grad, weights: wb, l2: l2, weightGradient: dW, biasGradient: db)

@@ -20,24 +20,31 @@ public enum BackendTargets<Labels: AnyObject, Floats: BackendBuffer> {
 }
 
 /// Where the fused loss+gradient writes besides returning the reduced loss; each is optional.
-public struct CrossEntropyOutputs<Buffer: BackendBuffer> {
+public struct CrossEntropyOutputs<Buffer: BackendBuffer, Indices: AnyObject> {
     /// N×C: ∂(reduced loss)/∂logits (for `.none`, the gradient of the sum of the row losses).
     public var gradient: Buffer?
-    /// N×1: each row's loss before reduction (0 for ignored rows).
+    /// N×1: each row's loss before reduction, z part included (0 for ignored rows).
     public var rowLosses: Buffer?
-    /// N×1: log Σ_j exp(f_ij).
+    /// N×1: log Σ_j exp(f'_ij).
     public var logSumExp: Buffer?
+    /// N: each row's predicted class, argmax of f' (the first on ties). Implies `accuracy`.
+    public var predictions: Indices?
+    /// Count the correct predictions (`CrossEntropyValue.correct`) even without `predictions`.
+    public var accuracy: Bool
 
-    public init(gradient: Buffer? = nil, rowLosses: Buffer? = nil, logSumExp: Buffer? = nil) {
+    public init(gradient: Buffer? = nil, rowLosses: Buffer? = nil, logSumExp: Buffer? = nil,
+                predictions: Indices? = nil, accuracy: Bool = false) {
         self.gradient = gradient
         self.rowLosses = rowLosses
         self.logSumExp = logSumExp
+        self.predictions = predictions
+        self.accuracy = accuracy || predictions != nil
     }
 }
 
 extension CrossEntropyOutputs {
     /// The checks every backend makes before a fused call: non-empty logits, options that fit C,
-    /// outputs of the right shapes.
+    /// outputs of the right shapes (a backend checks the length of `predictions` itself).
     public func validate(logits: Buffer, options: CrossEntropyOptions) throws(SoftmaxError) {
         let n = logits.rows, c = logits.cols
         guard n > 0, c > 0 else { throw .empty(what: "logits (\(n)x\(c))") }
@@ -89,6 +96,7 @@ public protocol ComputeBackend: AnyObject {
     func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
     func download(_ buffer: FloatBuffer) throws -> Matrix
     func makeIndexBuffer(_ labels: [Int32]) throws -> IndexBuffer
+    func download(indices: IndexBuffer) throws -> [Int32]
     /// Overwrites an index buffer of the same length (e.g. a minibatch's row indices).
     func upload(indices: [Int32], to buffer: IndexBuffer) throws
 
@@ -99,14 +107,15 @@ public protocol ComputeBackend: AnyObject {
     /// How many rows have their largest score (the first, on ties) at their label.
     func countCorrect(scores: FloatBuffer, labels: IndexBuffer) throws -> Int
 
-    /// Fused softmax cross-entropy: returns the reduced loss (for `.none`, the sum of the row losses)
-    /// and fills the requested outputs. Labels out of range and non-finite logits are errors.
+    /// Fused softmax cross-entropy: returns the reduced loss (for `.none`, the sum of the row losses),
+    /// its z part and the accuracy asked for, and fills the requested outputs. Labels out of range
+    /// and non-finite logits are errors.
     func crossEntropy(
         logits: FloatBuffer,
         targets: BackendTargets<IndexBuffer, FloatBuffer>,
         options: CrossEntropyOptions,
-        outputs: CrossEntropyOutputs<FloatBuffer>
-    ) throws -> Double
+        outputs: CrossEntropyOutputs<FloatBuffer, IndexBuffer>
+    ) throws -> CrossEntropyValue
 
     /// scores = x·weights + bias.
     func linearForward(x: FloatBuffer, weights: FloatBuffer, bias: FloatBuffer, scores: FloatBuffer) throws

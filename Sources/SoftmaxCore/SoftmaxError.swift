@@ -11,6 +11,8 @@ public enum SoftmaxError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Options whose flag a command line names in its own words (`CrossEntropyOptions.validate`).
     case labelSmoothingOutOfRange(Float)
     case invalidClassWeight(index: Int, value: Float)
+    case softcapOutOfRange(Float)
+    case zLossOutOfRange(Float)
 
     public var description: String {
         switch self {
@@ -28,6 +30,10 @@ public enum SoftmaxError: Error, Sendable, Equatable, CustomStringConvertible {
             "label smoothing must be in [0, 1), got \(value)"
         case let .invalidClassWeight(index, value):
             "class weight \(index) is \(value); weights must be finite and non-negative"
+        case let .softcapOutOfRange(value):
+            "softcap must be a finite number above 0, got \(value)"
+        case let .zLossOutOfRange(value):
+            "z-loss must be a finite number of at least 0, got \(value)"
         }
     }
 }

@@ -119,10 +119,13 @@ struct LossOptions: ParsableArguments {
     @Option(help: "Label smoothing ε in [0, 1).")
     var labelSmoothing: Float = 0
 
+    @OptionGroup var extended: ExtendedLossOptions
+
     /// The options, checked by Core's rules (`CrossEntropyOptions.validate`); a broken rule is
     /// reported in the words of the flag that set it.
     func options(classes: Int) throws -> CrossEntropyOptions {
-        var options = CrossEntropyOptions(reduction: reduction, ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
+        var options = CrossEntropyOptions(reduction: reduction, ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing,
+                                          softcap: extended.softcap, zLoss: extended.zLoss)
         if let weights { options.classWeights = try InputFiles.vector(weights, what: "--weights") }
         do {
             try options.validate(classes: classes)
@@ -130,6 +133,8 @@ struct LossOptions: ParsableArguments {
             switch error {
             case .labelSmoothingOutOfRange(let value):
                 throw InputError("--label-smoothing must be in [0, 1), got \(value)")
+            case .softcapOutOfRange, .zLossOutOfRange:
+                throw InputError(ExtendedLossOptions.sentence(error))
             case .invalidClassWeight(let k, let value):
                 throw InputError("--weights value \(k) is \(value); class weights must be finite and non-negative")
             case .shapeMismatch(what: "class weights", _, let got):
@@ -143,3 +148,33 @@ struct LossOptions: ParsableArguments {
 }
 
 extension Reduction: ExpressibleByArgument {}
+
+/// The loss options beyond PyTorch's `cross_entropy` (Liger-Kernel's and Cut Cross-Entropy's),
+/// shared by every command that computes a loss, `bench` and `train` included.
+struct ExtendedLossOptions: ParsableArguments {
+    @Option(help: "Softcap s > 0: the logits become s·tanh(f/s) before the loss (Gemma 2).")
+    var softcap: Float?
+
+    @Option(name: .customLong("z-loss"), help: "z-loss λ ≥ 0: each counted row adds λ·lse² (PaLM; Liger's lse_square_scale).")
+    var zLoss: Float = 0
+
+    func validate() throws {
+        do {
+            try CrossEntropyOptions(softcap: softcap, zLoss: zLoss).validate(classes: 1)
+        } catch {
+            throw ValidationError(Self.sentence(error))
+        }
+    }
+
+    /// Core's rule broken, in the flag's words.
+    static func sentence(_ error: SoftmaxError) -> String {
+        switch error {
+        case .softcapOutOfRange(let value): "--softcap must be a finite number above 0, got \(value)"
+        case .zLossOutOfRange(let value): "--z-loss must be a finite number of at least 0, got \(value)"
+        default: error.description
+        }
+    }
+
+    /// The words bench uses for an op run with these options ("xent+softcap+z").
+    var opSuffix: String { (softcap == nil ? "" : "+softcap") + (zLoss > 0 ? "+z" : "") }
+}

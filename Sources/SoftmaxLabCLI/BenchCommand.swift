@@ -34,6 +34,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seed of the random data.")
     var seed: UInt64 = 0
 
+    @OptionGroup var extended: ExtendedLossOptions
     @OptionGroup var backend: BackendOptions
     @OptionGroup var store: StoreOptions
     @Flag(help: "Do not record the run.") var noRecord = false
@@ -50,6 +51,7 @@ struct BenchCommand: ParsableCommand {
     /// What the store saves as the run's configuration.
     struct Config: Encodable {
         var op: String, shapes: String, features: Int, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
+        var softcap: Float?, zLoss: Float
     }
 
     func validate() throws {
@@ -93,7 +95,8 @@ struct BenchCommand: ParsableCommand {
         let recorder = noRecord ? nil : try RunRecorder(
             store: try store.open(), kind: .bench, name: nil, device: computes[0].device,
             config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
-                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", ")), seed: seed)
+                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
+                           softcap: extended.softcap, zLoss: extended.zLoss), seed: seed)
         var results: [BenchmarkResult] = []
         do {
             for compute in computes {
@@ -151,7 +154,7 @@ struct BenchCommand: ParsableCommand {
     static func ranked(_ results: [BenchmarkResult]) -> [BenchmarkResult] {
         var shapeRank: [String: Int] = [:]
         for r in results where shapeRank[r.shape] == nil { shapeRank[r.shape] = shapeRank.count }
-        let ops = ["copy", "xent", "linear-forward", "linear-backward", "step"]
+        let ops = ["copy", "xent", "xent+softcap", "xent+z", "xent+softcap+z", "linear-forward", "linear-backward", "step"]
         return results.sorted { a, b in
             (shapeRank[a.shape]!, ops.firstIndex(of: a.op) ?? 9, -a.speed) < (shapeRank[b.shape]!, ops.firstIndex(of: b.op) ?? 9, -b.speed)
         }
@@ -164,7 +167,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {
-        let runner = BenchmarkRunner(backend: compute, warmup: warmup, repeats: `repeat`, seed: seed)
+        var runner = BenchmarkRunner(backend: compute, warmup: warmup, repeats: `repeat`, seed: seed)
+        runner.lossOptions = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
+        runner.xentName = "xent" + extended.opSuffix
         var results: [BenchmarkResult] = []
         if op == .empty {
             let timing = TimingSamples.measure(warmup: warmup, repeats: `repeat`) {}

@@ -31,6 +31,9 @@ struct BenchmarkRunner<B: ComputeBackend> {
     let warmup: Int
     let repeats: Int
     let seed: UInt64
+    /// The fused op's options (softcap, z-loss); the op is named after them ("xent+softcap").
+    var lossOptions = CrossEntropyOptions()
+    var xentName = "xent"
 
     /// Rows checked against the oracle: first, last and a few in between.
     func sampledRows(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
@@ -83,8 +86,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let logitsBuffer = try backend.makeBuffer(logits)
         let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
         let gradient = try backend.makeBuffer(rows: n, cols: c)
-        let outputs = CrossEntropyOutputs(gradient: gradient)
-        let options = CrossEntropyOptions()
+        let outputs = CrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(gradient: gradient)
+        let options = lossOptions
 
         // Check first: each sampled row's gradient (times N, undoing the mean) against the oracle.
         _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
@@ -92,7 +95,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
         var failure: String?
         for i in sampledRows(n, &rng) where failure == nil {
             let row = Matrix(rows: 1, cols: c, storage: Array(logits.row(i)))
-            let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(row), targets: .classIndices([labels[i]])).gradient.storage
+            let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(row), targets: .classIndices([labels[i]]), options: options)
+                .gradient.storage
             // On the scale of the row's probabilities, not of p − onehot: for a confident row
             // p_y − 1 is tiny but carries the float rounding of p_y ≈ 1 (C = 2 failed on that).
             let y = Int(labels[i])
@@ -101,12 +105,12 @@ struct BenchmarkRunner<B: ComputeBackend> {
                 .mismatches(got.row(i).map { $0 * Float(n) }, want, context: "wrong: row \(i) of the gradient (×N)")
         }
         guard failure == nil else {
-            return result("xent", shape.description, nil, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: failure!)
+            return result(xentName, shape.description, nil, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: failure!)
         }
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
             _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
         }
-        var r = result("xent", shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
+        var r = result(xentName, shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
         r.kernelTiming = try kernelTime { _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs) }
         return r
     }

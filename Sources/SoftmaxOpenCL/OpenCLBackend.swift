@@ -18,14 +18,16 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     private let placeholder: cl_mem
     /// [first non-finite logits row, first bad-label row, first non-finite target row], preset per call.
     private let status: cl_mem
-    /// The reduced loss of the last fused call.
+    /// The reduced loss, its z part and the hit count of the last fused call.
     private let loss: cl_mem
+    /// The mean's divisors: Σ w_y and the counted rows.
     private let denominator: cl_mem
     private let counter: cl_mem
     /// What `status` is preset to; a non-blocking write reads it later, so it never changes.
     private let statusPreset: [Int32] = [Int32.max, Int32.max, Int32.max]
-    /// Per-row loss and lse of calls whose caller wants neither, kept for the next call of as many rows.
-    private var scratch: (rows: Int, rowLoss: OpenCLBuffer, lse: OpenCLBuffer)?
+    /// Per-row buffers of calls whose caller does not want them, kept for the next call of as many
+    /// rows: loss, lse, z part, hit, prediction.
+    private var scratch: RowScratch?
     private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
     /// Events of the kernels launched while `deviceMilliseconds` profiles.
     private var events: [cl_event]?
@@ -50,8 +52,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         }
         placeholder = try allocate(64)
         self.status = try allocate(12)
-        loss = try allocate(4)
-        denominator = try allocate(4)
+        loss = try allocate(12)
+        denominator = try allocate(8)
         counter = try allocate(4)
         let program = try session.program(source: source, defines: self.parameters.defines)
         for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "xent_denominator", "xent_reduce", "matmul_bias",
@@ -126,6 +128,10 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
         }
         return Matrix(rows: buffer.rows, cols: buffer.cols, storage: values)
+    }
+
+    public func download(indices buffer: OpenCLLabels) throws -> [Int32] {
+        buffer.count == 0 ? [] : try downloadLabels(buffer, from: 0, count: buffer.count)
     }
 
     public func makeIndexBuffer(_ labels: [Int32]) throws -> OpenCLLabels {
@@ -214,8 +220,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     public func crossEntropy(
         logits: OpenCLBuffer, targets: BackendTargets<OpenCLLabels, OpenCLBuffer>,
-        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<OpenCLBuffer>
-    ) throws -> Double {
+        options: CrossEntropyOptions, outputs: CrossEntropyOutputs<OpenCLBuffer, OpenCLLabels>
+    ) throws -> CrossEntropyValue {
         try outputs.validate(logits: logits, options: options)
         let n = logits.rows, c = logits.cols
         let labels: cl_mem, probabilities: cl_mem, useProbabilities: Bool
@@ -229,40 +235,53 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             try q.requireShape(n, c, "probability targets")
             (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
         }
+        if let p = outputs.predictions, p.count != n {
+            throw SoftmaxError.shapeMismatch(what: "predictions", expected: "\(n) (one per logits row)", got: "\(p.count)")
+        }
         let weights = try weightBuffer(options.classWeights)
-        let (rowLoss, lse) = try rowOutputs(outputs, rows: n)
+        let rows = try rowScratch(rows: n)
+        let rowLoss = outputs.rowLosses?.mem ?? rows.rowLoss.mem, lse = outputs.logSumExp?.mem ?? rows.lse.mem
         let mean = options.reduction == .mean
 
         // Non-blocking: the kernels after it in the queue are the only readers.
         try api.check(statusPreset.withUnsafeBytes { bytes in api.enqueueWriteBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
         let wg = parameters.xentWorkGroupSize
-        if mean {
-            try launch("xent_denominator", global: [wg], local: [wg], [
-                .int(n), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
-                .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
-        }
+        // Always: the counted rows are part of every result.
+        try launch("xent_denominator", global: [wg], local: [wg], [
+            .int(n), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
+            .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
         let arguments = XentLaunch(
             rows: n, classes: c, logits: logits.mem, labels: labels, probabilities: probabilities,
             weights: weights?.mem ?? placeholder, useProbabilities: useProbabilities, hasWeights: weights != nil,
             labelSmoothing: options.labelSmoothing, weightSum: options.classWeights?.reduce(0, +) ?? Float(c),
             ignoreIndex: options.ignoreIndex, denominator: denominator, mean: mean,
             gradient: outputs.gradient?.mem ?? placeholder, writeGradient: outputs.gradient != nil,
-            rowLoss: rowLoss.mem, rowLse: lse.mem, status: status).arguments
+            rowLoss: rowLoss, rowLse: lse, status: status,
+            softcap: options.softcap ?? 0, zLoss: options.zLoss, wantArgmax: outputs.accuracy,
+            predictions: outputs.predictions?.mem ?? rows.predictions.mem, rowZ: rows.z.mem, rowHit: rows.hit.mem).arguments
         switch parameters.variant(classes: c, device: openCLDevice) {
         case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
         case .workGroupPerRow:
             let rowGroup = parameters.rowWorkGroupSize(classes: c)
             try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
         }
-        try launch("xent_reduce", global: [wg], local: [wg], [.int(n), .buffer(rowLoss.mem), .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
+        try launch("xent_reduce", global: [wg], local: [wg], [
+            .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),
+            .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
 
-        // The status read need not block: the loss's blocking read after it in the in-order queue
-        // returns only once both are done.
+        // The status and count reads need not block: the loss's blocking read after them in the
+        // in-order queue returns only once all are done.
         var result = [Int32](repeating: 0, count: 3)
-        var value: Float = 0
+        var values = [Float](repeating: 0, count: 3)
+        var counts = [Float](repeating: 0, count: 2)
         try result.withUnsafeMutableBytes { bytes in
             try api.check(api.enqueueReadBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 4, &value, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        try counts.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, denominator, cl_bool(CL_FALSE), 0, 8, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        try values.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
         }
         if result[1] != Int32.max, case .classIndices(let l) = targets {
             let row = Int(result[1])
@@ -275,21 +294,35 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         if result[0] != Int32.max {
             throw try nonFinite(in: logits, row: Int(result[0]), source: "logits")
         }
-        return Double(value)
+        return CrossEntropyValue(loss: Double(values[0]), zLoss: Double(values[1]), counted: Int(counts[1]),
+                                 correct: outputs.accuracy ? Int(values[2]) : nil)
     }
 
-    /// The per-row loss and lse buffers of a fused call: the caller's, or scratch buffers reused
-    /// while calls keep the same row count (every training step), created without the zero fill
-    /// since the kernels write every row.
-    private func rowOutputs(_ outputs: CrossEntropyOutputs<OpenCLBuffer>, rows n: Int) throws -> (OpenCLBuffer, OpenCLBuffer) {
-        if let rowLoss = outputs.rowLosses, let lse = outputs.logSumExp { return (rowLoss, lse) }
-        if scratch?.rows != n {
-            scratch = nil
-            let bytes = n * 4
-            scratch = (n, OpenCLBuffer(rows: n, cols: 1, mem: try allocate(bytes: bytes, what: "per-row losses"), api: api),
-                       OpenCLBuffer(rows: n, cols: 1, mem: try allocate(bytes: bytes, what: "per-row log-sum-exp"), api: api))
+    /// Per-row buffers the kernels write whether or not the caller wants them.
+    private struct RowScratch {
+        var rows: Int
+        var rowLoss: OpenCLBuffer
+        var lse: OpenCLBuffer
+        var z: OpenCLBuffer
+        var hit: OpenCLBuffer
+        var predictions: OpenCLLabels
+    }
+
+    /// The scratch row buffers for n rows, reused while calls keep the same row count (every
+    /// training step), created without the zero fill since the kernels write every row they read.
+    private func rowScratch(rows n: Int) throws -> RowScratch {
+        if let scratch, scratch.rows == n { return scratch }
+        scratch = nil
+        let bytes = n * 4
+        func floats(_ what: String) throws -> OpenCLBuffer {
+            OpenCLBuffer(rows: n, cols: 1, mem: try allocate(bytes: bytes, what: what), api: api)
         }
-        return (outputs.rowLosses ?? scratch!.rowLoss, outputs.logSumExp ?? scratch!.lse)
+        let made = RowScratch(
+            rows: n, rowLoss: try floats("per-row losses"), lse: try floats("per-row log-sum-exp"),
+            z: try floats("per-row z parts"), hit: try floats("per-row hits"),
+            predictions: OpenCLLabels(count: n, mem: try allocate(bytes: bytes, what: "per-row predictions"), api: api))
+        scratch = made
+        return made
     }
 
     /// The error for the first non-finite value of a row that the kernel flagged (reads that row only).

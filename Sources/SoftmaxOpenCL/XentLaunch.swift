@@ -22,11 +22,19 @@ struct XentLaunch {
     var rowLoss: cl_mem
     var rowLse: cl_mem
     var status: cl_mem
+    /// The softcap s, or 0 for none.
+    var softcap: Float
+    var zLoss: Float
+    var wantArgmax: Bool
+    var predictions: cl_mem
+    var rowZ: cl_mem
+    var rowHit: cl_mem
 
     var arguments: [OpenCLBackend.Argument] {
         [.int(rows), .int(classes), .buffer(logits), .buffer(labels), .buffer(probabilities), .buffer(weights),
          .int(useProbabilities ? 1 : 0), .int(hasWeights ? 1 : 0), .float(labelSmoothing), .float(weightSum),
          .int(Int(ignoreIndex)), .buffer(denominator), .int(mean ? 1 : 0), .buffer(gradient), .int(writeGradient ? 1 : 0),
-         .buffer(rowLoss), .buffer(rowLse), .buffer(status)]
+         .buffer(rowLoss), .buffer(rowLse), .buffer(status), .float(softcap), .float(zLoss), .int(wantArgmax ? 1 : 0),
+         .buffer(predictions), .buffer(rowZ), .buffer(rowHit)]
     }
 }

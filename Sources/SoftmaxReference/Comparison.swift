@@ -9,7 +9,8 @@ public struct Comparison: Sendable {
         self.rtol = rtol
     }
 
-    /// nil when every element is within tolerance; otherwise the context (seed, shape, …), the count
+    /// nil when every element is within tolerance (NaN matches only NaN: a mean over no rows is NaN
+    /// in the oracle too); otherwise the context (seed, shape, …), the count
     /// of mismatches, the first ten with their index, and the largest absolute error.
     public func mismatches(_ actual: [Float], _ expected: [Double], cols: Int = 1, context: String) -> String? {
         guard actual.count == expected.count else {
@@ -20,6 +21,7 @@ public struct Comparison: Sendable {
         var worst = (index: 0, error: 0.0)
         for i in actual.indices {
             let a = Double(actual[i]), e = expected[i]
+            if a.isNaN && e.isNaN { continue }
             let error = abs(a - e)
             if error > worst.error || a.isNaN { worst = (i, a.isNaN ? .infinity : error) }
             if !(error <= atol + rtol * abs(e)) {

@@ -127,8 +127,8 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
             (x, y, scores, gradient) = (data.x, data.y, data.scores, fullGradient!)
         }
         try backend.linearForward(x: x, weights: w, bias: b, scores: scores)
-        let loss = try backend.crossEntropy(logits: scores, targets: .classIndices(y), options: CrossEntropyOptions(reduction: .mean),
-                                            outputs: CrossEntropyOutputs(gradient: gradient))
+        let loss = try backend.crossEntropy(logits: scores, targets: .classIndices(y), options: config.lossOptions,
+                                            outputs: CrossEntropyOutputs(gradient: gradient)).loss
         try backend.linearBackward(x: x, gradient: gradient, weights: w, l2: config.l2, weightGradient: dw, biasGradient: db)
         return loss
     }
@@ -136,8 +136,8 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
     /// Mean loss and accuracy of the current classifier on a whole data set.
     private func evaluate(_ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer) throws -> (loss: Double, accuracy: Double) {
         try backend.linearForward(x: data.x, weights: w, bias: b, scores: data.scores)
-        let loss = try backend.crossEntropy(logits: data.scores, targets: .classIndices(data.y), options: CrossEntropyOptions(),
-                                            outputs: CrossEntropyOutputs())
+        let loss = try backend.crossEntropy(logits: data.scores, targets: .classIndices(data.y), options: config.lossOptions,
+                                            outputs: CrossEntropyOutputs()).loss
         let correct = try backend.countCorrect(scores: data.scores, labels: data.y)
         return (loss, Double(correct) / Double(data.count))
     }

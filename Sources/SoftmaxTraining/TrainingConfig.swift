@@ -38,6 +38,15 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var validationFraction = 0.2
     /// Record the minibatch loss every this many steps (0: per epoch only).
     public var logEvery = 0
+    /// The loss's softcap s (f' = s·tanh(f/s)), or nil for none.
+    public var softcap: Float?
+    /// The loss's z-loss λ (each row adds λ·lse²); 0 for none.
+    public var zLoss: Float = 0
+
+    /// The options of the loss minimized (and reported): the mean, with softcap and z-loss.
+    public var lossOptions: CrossEntropyOptions {
+        CrossEntropyOptions(reduction: .mean, softcap: softcap, zLoss: zLoss)
+    }
 
     public init() {}
 
@@ -54,5 +63,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
                   "--lr-decay must be in (0, 1], got \(learningRateDecay)")
         try check(validationFraction >= 0 && validationFraction < 1, "--val-fraction must be in [0, 1), got \(validationFraction)")
         try check(logEvery >= 0, "--log-every must be non-negative, got \(logEvery)")
+        if let softcap { try check(softcap.isFinite && softcap > 0, "--softcap must be a finite number above 0, got \(softcap)") }
+        try check(zLoss.isFinite && zLoss >= 0, "--z-loss must be a finite number of at least 0, got \(zLoss)")
     }
 }

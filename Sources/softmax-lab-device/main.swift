@@ -75,8 +75,8 @@ for device in devices {
             do {
                 let f = try backend.makeBuffer(logits), g = try backend.makeBuffer(rows: n, cols: c), copy = try backend.makeBuffer(rows: n, cols: c)
                 let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeIndexBuffer(labels))
-                let outputs = CrossEntropyOutputs(gradient: g)
-                let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs)
+                let outputs = CrossEntropyOutputs<OpenCLBuffer, OpenCLLabels>(gradient: g)
+                let loss = try backend.crossEntropy(logits: f, targets: y, options: CrossEntropyOptions(), outputs: outputs).loss
                 let gradient = try backend.download(g)
                 var worst = 0.0, exactLoss = 0.0
                 for i in Set([0, n - 1, n / 2, n / 3]) {

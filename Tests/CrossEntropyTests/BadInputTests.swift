@@ -78,7 +78,7 @@ import TestSupport
         func call<B: ComputeBackend>(_ b: B, _ f: Matrix, _ labels: [Int32], _ options: CrossEntropyOptions = .init()) throws -> (Double, Matrix) {
             let g = try b.makeBuffer(rows: f.rows, cols: f.cols)
             let loss = try b.crossEntropy(logits: try b.makeBuffer(f), targets: .classIndices(try b.makeIndexBuffer(labels)),
-                                          options: options, outputs: CrossEntropyOutputs(gradient: g))
+                                          options: options, outputs: CrossEntropyOutputs(gradient: g)).loss
             return (loss, try b.download(g))
         }
         #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 3", label: 4, classes: 4, ignoreIndex: -100)) {

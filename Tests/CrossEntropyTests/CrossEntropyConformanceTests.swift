@@ -56,11 +56,15 @@ import TestSupport
                 for smoothing: Float in [0, 0.1] {
                     for weighted in [false, true] {
                         for ignoredFraction in [0.0, 0.3] {
-                            let seed = UInt64(n * 7919 + c * 31 + (weighted ? 1 : 0) + Int(smoothing * 10) * 2 + Int(ignoredFraction * 10) * 4)
+                          for extended in [false, true] {
+                            let seed = UInt64(n * 7919 + c * 31 + (weighted ? 1 : 0) + Int(smoothing * 10) * 2 + Int(ignoredFraction * 10) * 4
+                                              + (extended ? 64 : 0))
                             var rng = SeededGenerator(seed: seed)
+                            // extended: softcap and z-loss on top of every PyTorch option.
                             let options = CrossEntropyOptions(
                                 reduction: reduction, ignoreIndex: 3 - 100 * Int32(seed % 2),
-                                classWeights: weighted ? RandomData.weights(c, &rng) : nil, labelSmoothing: smoothing)
+                                classWeights: weighted ? RandomData.weights(c, &rng) : nil, labelSmoothing: smoothing,
+                                softcap: extended ? 6 : nil, zLoss: extended ? 0.01 : 0)
                             let logits = RandomData.logits(n, c, scale: 10, &rng)
                             let labels = RandomData.labels(n, classes: c, ignoredFraction: ignoredFraction,
                                                            ignoreIndex: options.ignoreIndex, &rng)
@@ -72,6 +76,7 @@ import TestSupport
                                 backend, logits: logits, targets: .probabilities(probabilities), options: options,
                                 context: "\(backendCase) seed \(seed), probability targets")
                             #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
+                          }
                         }
                     }
                 }

@@ -19,6 +19,15 @@ public enum Conformance {
         if let m = lossTolerance.mismatches([Float(got.loss)], [want.loss], context: "\(context): loss") { failures.append(m) }
         if let m = lossTolerance.mismatches(got.rowLosses, want.rowLosses, context: "\(context): row losses") { failures.append(m) }
         if let m = lossTolerance.mismatches(got.logSumExp, want.logSumExp, context: "\(context): log-sum-exp") { failures.append(m) }
+        if let m = lossTolerance.mismatches([Float(got.zLoss)], [want.zLoss], context: "\(context): z part") { failures.append(m) }
+        if got.predictions != want.predictions {
+            let i = got.predictions.indices.first { got.predictions[$0] != want.predictions[$0] } ?? 0
+            failures.append("\(context): predictions differ first at row \(i): \(got.predictions[i]) against \(want.predictions[i])")
+        }
+        let wantAccuracy = want.counted > 0 ? Double(want.correct) / Double(want.counted) : Double.nan
+        if !(got.accuracy == wantAccuracy || (got.accuracy.isNaN && wantAccuracy.isNaN)) {
+            failures.append("\(context): accuracy \(got.accuracy) against \(wantAccuracy) (\(want.correct) of \(want.counted) rows)")
+        }
         // Gradient entries are compared on the scale of the largest one (mean divides them all by N),
         // with a floor for batches whose every row is already confidently right.
         let largest = want.gradient.storage.map(abs).max() ?? 0
@@ -55,6 +64,8 @@ public enum Conformance {
         if o.labelSmoothing > 0 { parts.append("smoothing \(o.labelSmoothing)") }
         if o.classWeights != nil { parts.append("weighted") }
         if o.ignoreIndex != CrossEntropyOptions.defaultIgnoreIndex { parts.append("ignore \(o.ignoreIndex)") }
+        if let s = o.softcap { parts.append("softcap \(s)") }
+        if o.zLoss > 0 { parts.append("z-loss \(o.zLoss)") }
         return parts.joined(separator: ", ")
     }
 }
