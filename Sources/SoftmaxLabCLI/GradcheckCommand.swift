@@ -24,7 +24,8 @@ struct GradcheckCommand: ParsableCommand {
     /// What the store saves as the run's configuration.
     struct Config: Encodable {
         var rows: Int, classes: Int, features: Int, seed: UInt64, l2: Float
-        var reduction: String, ignoreIndex: Int32, weights: [Float]?, labelSmoothing: Float, backend: String
+        var reduction: String, ignoreIndex: Int32, weights: [Float]?, labelSmoothing: Float, softcap: Float?, zLoss: Float
+        var backend: String
     }
 
     /// Float32 backends against float64 differences; the oracle itself must be far tighter.
@@ -84,7 +85,7 @@ struct GradcheckCommand: ParsableCommand {
             store: try store.open(), kind: .gradcheck, name: nil, device: computes[0].device,
             config: Config(rows: rows, classes: classes, features: features, seed: seed, l2: l2, reduction: options.reduction.rawValue,
                            ignoreIndex: options.ignoreIndex, weights: options.classWeights, labelSmoothing: options.labelSmoothing,
-                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", ")), seed: seed)
+                           softcap: options.softcap, zLoss: options.zLoss, backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", ")), seed: seed)
         for compute in computes {
             let g = try compute.classifierGradients(x: x, targets: targets, weights: w, bias: b, options: options, l2: l2)
             let label = compute.name == "swift" ? "swift backend" : "\(compute.name) \(compute.deviceName)"

@@ -23,6 +23,9 @@ struct LossCommand: ParsableCommand {
     @Option(help: "Write the gradient ∂loss/∂logits here as float32 .npy.")
     var gradOut: String?
 
+    @Option(help: "Write each row's predicted class (argmax, the first on ties) here as int64 .npy.")
+    var predictionsOut: String?
+
     @Flag(help: "Print the result as JSON (with per-row losses).")
     var json = false
 
@@ -30,23 +33,30 @@ struct LossCommand: ParsableCommand {
         guard (labels == nil) != (targets == nil) else {
             throw ValidationError("give exactly one of --labels (class indices) and --targets (probabilities)")
         }
-        if let gradOut, !gradOut.lowercased().hasSuffix(".npy") {
-            throw ValidationError("--grad-out must name a .npy file, got '\(gradOut)'")
+        for (flag, path) in [("--grad-out", gradOut), ("--predictions-out", predictionsOut)] {
+            if let path, !path.lowercased().hasSuffix(".npy") { throw ValidationError("\(flag) must name a .npy file, got '\(path)'") }
         }
     }
 
     struct Output: Encodable {
+        /// The objective, z part included.
         var loss: Double
+        /// The z part alone (0 without --z-loss).
+        var zLoss: Double
+        /// Over the rows that count (not ignored); null when none does.
+        var accuracy: Double?
         var reduction: String
         var rows: Int
         var classes: Int
         var backend: String
         var rowLosses: [Float]?
         var gradientFile: String?
+        var predictionsFile: String?
     }
 
     func run() throws {
         let gradientFile = try gradOut.map { try OutputFile($0, flag: "--grad-out") }
+        let predictionsFile = try predictionsOut.map { try OutputFile($0, flag: "--predictions-out") }
         let input = try InputFiles.matrix(logits, what: "logits")
         let x = input.matrix
         let options = try loss.options(classes: x.cols)
@@ -66,13 +76,16 @@ struct LossCommand: ParsableCommand {
         let compute = try backend.make()
         let result = try compute.crossEntropy(logits: x, targets: target, options: options)
         try gradientFile?.write(NumpyFile.data(result.gradient))
+        try predictionsFile?.write(NumpyFile.data(result.predictions.map(Int64.init)))
         if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {
             Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
         }
 
         let output = Output(
-            loss: result.loss, reduction: options.reduction.rawValue, rows: x.rows, classes: x.cols, backend: compute.name,
-            rowLosses: json || options.reduction == .none ? result.rowLosses : nil, gradientFile: gradOut)
+            loss: result.loss, zLoss: result.zLoss, accuracy: result.accuracy.isNaN ? nil : result.accuracy,
+            reduction: options.reduction.rawValue, rows: x.rows, classes: x.cols, backend: compute.name,
+            rowLosses: json || options.reduction == .none ? result.rowLosses : nil, gradientFile: gradOut,
+            predictionsFile: predictionsOut)
         if json {
             Console.current.line(try JSONOutput.string(output))
             return
@@ -86,6 +99,9 @@ struct LossCommand: ParsableCommand {
         } else {
             out.line("loss (\(options.reduction.rawValue) over \(x.rows) rows, \(x.cols) classes, \(compute.name) backend): \(formatted(result.loss))")
         }
+        if options.zLoss > 0 { out.line("z part (included above): \(formatted(result.zLoss))") }
+        if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the \(labels != nil ? "label" : "target's argmax"))") }
         if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), float32) written to \(gradOut)") }
+        if let predictionsOut { out.line("predictions (\(x.rows), int64) written to \(predictionsOut)") }
     }
 }

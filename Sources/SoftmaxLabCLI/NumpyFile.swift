@@ -113,15 +113,28 @@ struct NumpyFile {
 
     /// A float32 matrix as a version 1.0 `.npy` file.
     static func data(_ m: Matrix) -> Data {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(m.rows), \(m.cols)), }"
-        // Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
+        var data = header(descr: "<f4", shape: "(\(m.rows), \(m.cols))")
+        m.storage.withUnsafeBytes { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Integers as a 1-D int64 `.npy` file: the dtype of PyTorch's `argmax` and numpy's default.
+    static func data(_ values: [Int64]) -> Data {
+        var data = header(descr: "<i8", shape: "(\(values.count),)")
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Magic (6) + version 1.0 (2) + length (2) + the header dictionary and a newline, padded to a
+    /// multiple of 64 bytes.
+    private static func header(descr: String, shape: String) -> Data {
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
         let length = UInt16(header.utf8.count)
         data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
         data.append(contentsOf: Array(header.utf8))
-        m.storage.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: m.count * 4)) }
         return data
     }
 

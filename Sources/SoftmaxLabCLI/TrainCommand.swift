@@ -35,6 +35,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Also record the minibatch loss every this many steps.") var logEvery = 0
     @Option(help: "A name for the run.") var name: String?
 
+    @OptionGroup var extended: ExtendedLossOptions
     @OptionGroup var backend: BackendOptions
     @OptionGroup var store: StoreOptions
     @Flag(help: "Do not record the run.") var noRecord = false
@@ -62,6 +63,8 @@ struct TrainCommand: ParsableCommand {
         c.seed = seed
         if let valFraction { c.validationFraction = valFraction }
         c.logEvery = logEvery
+        c.softcap = extended.softcap
+        c.zLoss = extended.zLoss
         return c
     }
 

@@ -1,4 +1,5 @@
 import COpenCL
+import Synchronization
 import SoftmaxCore
 
 /// One OpenCL device and the properties that matter here.
@@ -35,7 +36,15 @@ public struct OpenCLDevice: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Every device of every platform, in platform order; the reason when there are none.
+    /// One enumeration at a time in the process: PoCL's first platform queries are not safe to run
+    /// from two threads at once (one of them saw the platform without its device).
     public static func all(_ api: OpenCLAPI) throws(OpenCLUnavailable) -> [OpenCLDevice] {
+        try enumeration.withLock { (_: inout Void) throws(OpenCLUnavailable) -> [OpenCLDevice] in try enumerate(api) }
+    }
+
+    private static let enumeration = Mutex<Void>(())
+
+    private static func enumerate(_ api: OpenCLAPI) throws(OpenCLUnavailable) -> [OpenCLDevice] {
         var count: cl_uint = 0
         let status = api.getPlatformIDs(0, nil, &count)
         guard status == CL_SUCCESS, count > 0 else { throw .noPlatform(status: status) }

@@ -1,0 +1,95 @@
+import ExperimentStore
+import Foundation
+import SoftmaxCore
+import SoftmaxLabCLI
+import SoftmaxReference
+import Testing
+import TestSupport
+
+/// `--softcap` and `--z-loss` through every command that takes them, and the outputs they bring:
+/// the z part and the accuracy in `loss --json`, the predictions file.
+@Suite struct ExtendedLossOptionTests {
+    struct LossOutput: Decodable {
+        var loss: Double
+        var zLoss: Double
+        var accuracy: Double?
+    }
+
+    @Test func lossReportsTheZPartAndAccuracyAndWritesPredictions() throws {
+        let files = try TestFiles()
+        var rng = SeededGenerator(seed: 11)
+        let (n, c) = (29, 13)
+        let logits = RandomData.logits(n, c, scale: 9, &rng)
+        let labels = RandomData.labels(n, classes: c, ignoredFraction: 0.2, &rng)
+        try files.bytes("f.npy", TestFiles.npy(descr: "<f4", shape: [n, c], payload: TestFiles.float32LE(logits.storage)))
+        try files.bytes("y.npy", TestFiles.npy(descr: "<i8", shape: [n], payload: TestFiles.int64LE(labels.map(Int64.init))))
+        let options = CrossEntropyOptions(labelSmoothing: 0.05, softcap: 3, zLoss: 0.02)
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: .classIndices(labels), options: options)
+        for backend in ["swift"] + (TestBackends.openCLDevices.isEmpty ? [] : ["opencl"]) {
+            let r = CommandRunner.run(["loss", "--logits", files.path("f.npy"), "--labels", files.path("y.npy"), "--backend", backend,
+                                       "--label-smoothing", "0.05", "--softcap", "3", "--z-loss", "0.02",
+                                       "--predictions-out", files.path("p-\(backend).npy"), "--json"])
+            try #require(r.exitCode == 0, "\(backend): \(r.standardError)")
+            let out = try JSONDecoder().decode(LossOutput.self, from: Data(r.standardOutput.utf8))
+            #expect(abs(out.loss - want.loss) <= 2e-5 * abs(want.loss), "\(backend): loss \(out.loss) vs oracle \(want.loss)")
+            #expect(abs(out.zLoss - want.zLoss) <= 2e-5 * abs(want.zLoss) && want.zLoss > 0.1, "\(backend): z \(out.zLoss) vs \(want.zLoss)")
+            #expect(out.accuracy == Double(want.correct) / Double(want.counted), "\(backend): accuracy")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: files.path("p-\(backend).npy")))
+            let header = String(decoding: bytes.prefix(128), as: UTF8.self)
+            #expect(header.contains("'descr': '<i8'") && header.contains("'shape': (\(n),)"), "\(header)")
+            let values = bytes.suffix(n * 8).withUnsafeBytes { raw in (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) } }
+            #expect(values == want.predictions.map(Int64.init))
+        }
+    }
+
+    @Test(arguments: [
+        (["loss", "--softcap", "0"], "--softcap must be a finite number above 0, got 0.0"),
+        (["loss", "--softcap", "inf"], "--softcap must be a finite number above 0, got inf"),
+        (["loss", "--z-loss", "nan"], "--z-loss must be a finite number of at least 0, got nan"),
+        (["bench", "--softcap", "0"], "--softcap must be a finite number above 0"),
+        (["train", "--z-loss", "inf"], "--z-loss must be a finite number of at least 0"),
+        (["loss", "--predictions-out", "p.txt"], "--predictions-out must name a .npy file"),
+    ])
+    func badValuesAreOneSentence(_ args: [String], _ message: String) throws {
+        let files = try TestFiles()
+        try files.text("f.csv", "1,2\n")
+        try files.text("y.txt", "0\n")
+        let input = args[0] == "loss" ? ["--logits", files.path("f.csv"), "--labels", files.path("y.txt")] : []
+        let r = CommandRunner.run(args + input)
+        #expect(r.exitCode != 0)
+        #expect(r.standardError.contains(message), "stderr: \(r.standardError)")
+    }
+
+    struct Gradcheck: Decodable { var passed: Bool }
+
+    /// The analytic gradient through the softcap and the z part against differences of the float64
+    /// objective, on every backend.
+    @Test func gradcheckPassesWithSoftcapAndZLoss() throws {
+        let r = CommandRunner.run(["gradcheck", "--rows", "12", "--classes", "6", "--features", "4", "--seed", "5",
+                                   "--softcap", "1.5", "--z-loss", "0.1", "--label-smoothing", "0.1", "--no-record", "--json"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(try JSONDecoder().decode(Gradcheck.self, from: Data(r.standardOutput.utf8)).passed)
+    }
+
+    struct BenchRow: Decodable { var op: String; var check: String }
+
+    @Test func benchNamesTheOpAfterItsOptions() throws {
+        let r = CommandRunner.run(["bench", "--backend", "swift", "--shapes", "64x10,3x20000", "--softcap", "30", "--z-loss", "1e-4",
+                                   "--repeat", "2", "--warmup", "0", "--no-record", "--json"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let rows = try JSONDecoder().decode([BenchRow].self, from: Data(r.standardOutput.utf8))
+        #expect(Set(rows.map(\.op)) == ["copy", "xent+softcap+z"])
+        #expect(rows.allSatisfy { $0.check == "ok" }, "\(rows)")
+    }
+
+    @Test func trainRecordsSoftcapAndZLoss() throws {
+        let files = try TestFiles()
+        let db = files.path("s.sqlite")
+        let r = CommandRunner.run(["train", "--dataset", "iris", "--epochs", "3", "--softcap", "5", "--z-loss", "0.001", "--db", db])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let store = try ExperimentStore(path: db)
+        let params = try store.query("SELECT key, value FROM params WHERE run_id = 1 AND key IN ('softcap', 'zLoss') ORDER BY key")
+        #expect(params.map { $0["value"] ?? "" } == ["5", "0.001"], "\(params)")
+        #expect(try store.metrics(1, key: "train_loss").allSatisfy { ($0.value ?? .nan) > 0 })
+    }
+}
