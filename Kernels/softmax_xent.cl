@@ -203,6 +203,7 @@ __kernel void softmax_xent_fwd_bwd_row(
     const float invC = 1.0f / (float)C;
     const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
     const int store = write_grad && !use_probs;
+    const int sloped = store && cap > 0.0f && eps == 0.0f;
 
     // Pass 1, block by block: the block's max of f (updating the running max and rescaling the
     // sum; f' = softcap(f) is increasing, so its max is the cap of f's), then exp(f' − m) summed
@@ -241,6 +242,22 @@ __kernel void softmax_xent_fwd_bwd_row(
         }
         block_max[nb] = m;
         j = b0;
+        if (sloped) {
+            // A softcap without smoothing: its gradient is a·exp(f' − m)·slope alone, so the slope
+            // goes into the stored exponential and pass 2 needs no second tanh.
+            for (; j + VW <= b1; j += VW) {
+                const VTYPE fc = CAPPED(VLOAD(0, f + j), cap, inv_cap);
+                const VTYPE e = exp(fc - m);
+                vs += e;
+                VSTORE(e * CAP_SLOPE(fc, inv_cap), 0, g + j);
+            }
+            for (; j < b1; ++j) {
+                const float fc = CAPPED(f[j], cap, inv_cap);
+                const float e = exp(fc - m);
+                s += e;
+                g[j] = e * CAP_SLOPE(fc, inv_cap);
+            }
+        }
         for (; j + VW <= b1; j += VW) {
             const VTYPE e = exp(CAPPED(VLOAD(0, f + j), cap, inv_cap) - m);
             vs += e;
@@ -304,7 +321,9 @@ __kernel void softmax_xent_fwd_bwd_row(
     // softcap's slope) needs the logits again.
     const float a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
     const float b = scale * class_target_uniform(eps, invC);
-    const int reread = eps > 0.0f || cap > 0.0f;
+    // With smoothing the logits are read again (the smoothing part, and a softcap's slope); without
+    // it b = 0 and the stored values already carry any slope.
+    const int reread = eps > 0.0f;
     float smooth = 0.0f;
     for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
         const int b1 = min(b0 + block, C);
@@ -316,17 +335,21 @@ __kernel void softmax_xent_fwd_bwd_row(
                 if (reread) {
                     const VTYPE fc = CAPPED(VLOAD(0, f + j), cap, inv_cap);
                     VSTORE((factor * VLOAD(0, g + j) - b * w) * CAP_SLOPE(fc, inv_cap), 0, g + j);
-                    if (eps > 0.0f) smooth += hsum(w * (m - fc));
+                    smooth += hsum(w * (m - fc));
                 } else {
-                    VSTORE(factor * VLOAD(0, g + j) - b * w, 0, g + j);
+                    VSTORE(factor * VLOAD(0, g + j), 0, g + j);
                 }
             }
         }
         for (; j < b1; ++j) {
-            const float w = has_weights ? weights[j] : 1.0f;
-            const float fc = CAPPED(f[j], cap, inv_cap);
-            if (write_grad) g[j] = (factor * g[j] - b * w) * CAP_SLOPE(fc, inv_cap);
-            if (eps > 0.0f) smooth += w * (m - fc);
+            if (reread) {
+                const float w = has_weights ? weights[j] : 1.0f;
+                const float fc = CAPPED(f[j], cap, inv_cap);
+                if (write_grad) g[j] = (factor * g[j] - b * w) * CAP_SLOPE(fc, inv_cap);
+                smooth += w * (m - fc);
+            } else if (write_grad) {
+                g[j] = factor * g[j];
+            }
         }
     }
     const float fy = CAPPED(f[y], cap, inv_cap);

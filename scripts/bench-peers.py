@@ -6,6 +6,9 @@ of backends numpy, torch, jax, so `bench_results` and `runs compare` show them b
 
     python3 scripts/bench-peers.py --shapes 4096x1000,1024x32000 --features 1024 --repeat 20 [--db softmax-lab.sqlite]
 
+With --softcap S and/or --z-loss λ the loss is that of `softmax-lab bench --softcap S --z-loss λ` (op
+xent+softcap, xent+z, xent+softcap+z), written as Liger-Kernel and Cut Cross-Entropy define it
+(f' = S·tanh(f/S), then cross-entropy plus λ·mean(logsumexp(f')²)): numpy and PyTorch only.
 Each peer's loss+gradient is checked against a float64 computation on sampled rows first.
 """
 import argparse
@@ -42,27 +45,41 @@ def row(op, shape, backend, timing, nbytes=0, flops=0):
             "gflopPerSecond": flops / seconds / 1e9 if flops else None}
 
 
-def numpy_xent(f, y):
-    # The textbook vectorized form: subtract max, exp, normalize, subtract one-hot, mean.
+def numpy_xent(f, y, softcap=None, z_loss=0.0):
+    # The textbook vectorized form: subtract max, exp, normalize, subtract one-hot, mean; the
+    # softcap before it and the z part's 2λ·lse·p after it when asked for.
+    if softcap is not None:
+        t = np.tanh(f / softcap)
+        f = softcap * t
     m = f.max(axis=1, keepdims=True)
     e = np.exp(f - m)
     s = e.sum(axis=1, keepdims=True)
     p = e / s
     n = f.shape[0]
-    loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - f[np.arange(n), y]))
-    p[np.arange(n), y] -= 1
-    p /= n
-    return loss, p
+    lse = np.log(s[:, 0]) + m[:, 0]
+    loss = float(np.mean(lse - f[np.arange(n), y]) + z_loss * np.mean(lse * lse))
+    g = p * (1 + 2 * z_loss * lse[:, None]) if z_loss else p
+    g[np.arange(n), y] -= 1
+    g /= n
+    if softcap is not None:
+        g *= 1 - t * t
+    return loss, g
 
 
-def check(grad, f, y, rows):
+def check(grad, f, y, rows, softcap=None, z_loss=0.0):
     """'ok', or the first sampled row whose gradient (times N) differs from float64."""
     n = f.shape[0]
     for i in rows:
         x = f[i].astype(np.float64)
+        if softcap is not None:
+            x = softcap * np.tanh(x / softcap)
         p = np.exp(x - x.max())
         p /= p.sum()
+        lse = np.log(np.exp(x - x.max()).sum()) + x.max()
+        p = p * (1 + 2 * z_loss * lse)
         p[y[i]] -= 1
+        if softcap is not None:
+            p *= 1 - np.tanh(f[i].astype(np.float64) / softcap) ** 2
         got = np.asarray(grad[i], dtype=np.float64) * n
         if not np.allclose(got, p, rtol=1e-4, atol=2e-6 * max(np.abs(p).max(), 1e-3)):
             return f"wrong: row {i}"
@@ -111,7 +128,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--db", help="record the results in this softmax-lab store")
+    ap.add_argument("--softcap", type=float, help="softcap S > 0 (op xent+softcap)")
+    ap.add_argument("--z-loss", type=float, default=0.0, help="z-loss λ ≥ 0 (op xent+z)")
     args = ap.parse_args()
+    if args.softcap is not None and not args.softcap > 0:
+        sys.exit(f"--softcap must be above 0, got {args.softcap}")
+    if not args.z_loss >= 0:
+        sys.exit(f"--z-loss must be at least 0, got {args.z_loss}")
+    extended = args.softcap is not None or args.z_loss > 0
+    xent_op = "xent" + ("+softcap" if args.softcap is not None else "") + ("+z" if args.z_loss > 0 else "")
+    cap, lam = args.softcap, args.z_loss
 
     try:
         import torch
@@ -141,27 +167,31 @@ def main():
             sampled = sorted({0, n - 1, *rng.integers(0, n, size=6).tolist()})
             copy = row("copy", text, "numpy", timed(lambda: np.copyto(dst, f), args.warmup, args.repeat), 8 * n * c)
             rows.append(copy)
-            r = row("xent", text, "numpy", timed(lambda: numpy_xent(f, y), args.warmup, args.repeat), 8 * n * c)
-            r["check"] = check(numpy_xent(f, y)[1], f, y, sampled)
+            r = row(xent_op, text, "numpy", timed(lambda: numpy_xent(f, y, cap, lam), args.warmup, args.repeat), 8 * n * c)
+            r["check"] = check(numpy_xent(f, y, cap, lam)[1], f, y, sampled, cap, lam)
             rows.append(r)
             if torch is not None:
                 ft, yt = torch.from_numpy(f).requires_grad_(), torch.from_numpy(y)
 
                 def torch_xent():
                     ft.grad = None
-                    torch.nn.functional.cross_entropy(ft, yt).backward()
-                r = row("xent", text, "torch", timed(torch_xent, args.warmup, args.repeat), 8 * n * c)
+                    logits = ft if cap is None else cap * torch.tanh(ft / cap)
+                    loss = torch.nn.functional.cross_entropy(logits, yt)
+                    if lam > 0:
+                        loss = loss + lam * torch.logsumexp(logits, dim=1).square().mean()
+                    loss.backward()
+                r = row(xent_op, text, "torch", timed(torch_xent, args.warmup, args.repeat), 8 * n * c)
                 torch_xent()
-                r["check"] = check(ft.grad.numpy(), f, y, sampled)
+                r["check"] = check(ft.grad.numpy(), f, y, sampled, cap, lam)
                 rows.append(r)
-            if jax is not None:
+            if jax is not None and not extended:
                 fj, yj = jnp.asarray(f), jnp.asarray(y)
                 run_jax = lambda: jax.block_until_ready(jax_xent(fj, yj))
                 r = row("xent", text, "jax", timed(run_jax, args.warmup, args.repeat), 8 * n * c)
                 r["check"] = check(np.asarray(run_jax()[1]), f, y, sampled)
                 rows.append(r)
             for r in rows[-4:]:
-                if r["op"] == "xent" and r["gbPerSecond"]:
+                if r["op"] == xent_op and r["gbPerSecond"]:
                     r["percentOfCopy"] = 100 * r["gbPerSecond"] / copy["gbPerSecond"]
         if args.op in ("linear", "all"):
             d = args.features

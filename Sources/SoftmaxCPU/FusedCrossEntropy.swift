@@ -127,7 +127,8 @@ enum FusedCrossEntropy {
             let g = ignored ? nil : out.gradient.map { $0 + i * c }
             Parallel.forEach(c, tasks: tasks) { t, cols in
                 partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count, map: map, argmax: k.argmax,
-                                                  exps: g.map { $0 + cols.lowerBound }, blockMax: blockMax + t * blocksPerTask)
+                                                  exps: g.map { $0 + cols.lowerBound }, blockMax: blockMax + t * blocksPerTask,
+                                                  sloped: k.slopedExps(map))
                 partial[t].argmax += cols.lowerBound
             }
             var stats = partial[0]

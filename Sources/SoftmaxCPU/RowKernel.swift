@@ -55,6 +55,9 @@ struct XentConstants {
     var argmax: Bool
 
     func weight(_ j: Int) -> Float { weights?[j] ?? 1 }
+
+    /// Whether pass one stores exp(f' − m_b) times the softcap's slope (`RowKernel.statistics`).
+    func slopedExps<Map: LogitMap>(_ map: Map) -> Bool { !map.isIdentity && smoothing == 0 }
 }
 
 /// The row-at-a-time kernel for C beyond a handful of classes, in two passes over the row:
@@ -73,11 +76,13 @@ enum RowKernel {
     static func blockCount(_ count: Int) -> Int { (count + block - 1) / block }
 
     /// Pass one over `count` floats. When `exps` is given, exp(f'_j − m_b) goes there and each
-    /// block's running max m_b (of f') into `blockMax` (blockCount(count) entries). With `argmax`,
-    /// the first index of the max is found by scanning the block where the max last rose.
+    /// block's running max m_b (of f') into `blockMax` (blockCount(count) entries); with `sloped`
+    /// (a softcap without smoothing, whose gradient is then a·exp(f'_j − m)·∂f'_j/∂f_j alone), the
+    /// exponential times the slope goes there instead, so that pass two needs no second tanh.
+    /// With `argmax`, the first index of the max is found by scanning the block where the max last rose.
     static func statistics<Map: LogitMap>(
         _ f: UnsafePointer<Float>, _ count: Int, map: Map, argmax: Bool = false,
-        exps: UnsafeMutablePointer<Float>? = nil, blockMax: UnsafeMutablePointer<Float>? = nil
+        exps: UnsafeMutablePointer<Float>? = nil, blockMax: UnsafeMutablePointer<Float>? = nil, sloped: Bool = false
     ) -> RowStatistics {
         // m: running max of f; mc: of f' (the map of m).
         var m = -Float.infinity, mc = -Float.infinity
@@ -116,7 +121,22 @@ enum RowKernel {
             }
             let mv = Vec(repeating: mc)
             k = j
-            if let exps {
+            if let exps, sloped {
+                blockMax![blockIndex] = mc
+                while k + vecWidth <= end {
+                    let fc = map.value(load(f + k))
+                    let e = exp(fc - mv)
+                    store(e * map.slope(capped: fc), exps + k)
+                    s += e
+                    k += vecWidth
+                }
+                for t in k..<end {
+                    let fc = map.value(f[t])
+                    let e = expf(fc - mc)
+                    exps[t] = e * map.slope(capped: fc)
+                    scalarSum += e
+                }
+            } else if let exps {
                 blockMax![blockIndex] = mc
                 while k + vecWidth <= end {
                     let e = exp(map.value(load(f + k)) - mv)
@@ -148,8 +168,9 @@ enum RowKernel {
     }
 
     /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns, where g holds
-    /// pass one's exp(f'_j − m_b). Returns Σ_j w_j·(m − f'_j) when `smoothingSum` is set (the
-    /// label-smoothing part of the loss), else 0. Without g only that sum is computed.
+    /// pass one's exp(f'_j − m_b) (times the slope already for a softcap without smoothing, where
+    /// b = 0). Returns Σ_j w_j·(m − f'_j) when `smoothingSum` is set (the label-smoothing part of
+    /// the loss), else 0. Without g only that sum is computed.
     static func writeGradient<Map: LogitMap>(
         _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ count: Int, blockMax: UnsafePointer<Float>?,
         max m: Float, a: Float, b: Float, weights w: UnsafePointer<Float>?, smoothingSum: Bool, map: Map
@@ -170,9 +191,8 @@ enum RowKernel {
             let factor = a * expf(blockMax[blockIndex] - m)
             let fv = Vec(repeating: factor)
             var k = j
-            if !map.isIdentity {
-                // The slope needs f' again: one more tanh per element, hidden under the memory
-                // traffic at large C (BENCHMARKS.md).
+            if !map.isIdentity && smoothingSum {
+                // The slope and the smoothing part need f' again: one more tanh per element.
                 while k + vecWidth <= end {
                     let fc = map.value(load(f + k))
                     let wj = w.map { load($0 + k) } ?? Vec(repeating: 1)
@@ -201,9 +221,14 @@ enum RowKernel {
             }
             for t in k..<end {
                 let wj = w?[t] ?? 1
-                let fc = map.value(f[t])
-                g[t] = (factor * g[t] - (smoothingSum ? b * wj : 0)) * map.slope(capped: fc)
-                if smoothingSum { scalarAcc += wj * (m - fc) }
+                if map.isIdentity || !smoothingSum {
+                    g[t] = factor * g[t] - (smoothingSum ? b * wj : 0)
+                    if smoothingSum { scalarAcc += wj * (m - f[t]) }
+                } else {
+                    let fc = map.value(f[t])
+                    g[t] = (factor * g[t] - b * wj) * map.slope(capped: fc)
+                    scalarAcc += wj * (m - fc)
+                }
             }
             j = end
             blockIndex += 1
@@ -219,7 +244,8 @@ enum RowKernel {
         let c = k.classes
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: blockCount(c)) { blockMax in
             let ignored = y == k.ignoreIndex
-            let stats = statistics(f, c, map: map, argmax: k.argmax, exps: ignored ? nil : g, blockMax: blockMax.baseAddress)
+            let stats = statistics(f, c, map: map, argmax: k.argmax, exps: ignored ? nil : g, blockMax: blockMax.baseAddress,
+                                   sloped: k.slopedExps(map))
             if ignored {
                 g?.update(repeating: 0, count: c)
                 return RowResult(loss: 0, z: 0, lse: stats.lse, finite: stats.finite, argmax: stats.argmax)

@@ -87,25 +87,25 @@ func log(_ v: Vec) -> Vec {
     return multiplyAdd(e, Vec(repeating: 0.693359375), x + y)
 }
 
-/// tanh for 16 lanes, within a few ulp of tanhf for finite x (measured against float64 in
-/// `VectorMathTests`). For |x| < 0.35 the odd Taylor series to x¹¹ (the next term is below 2e-8
-/// of the value there); above, 1 − 2/(e^{2|x|} + 1), which cancels at most 2× at the switch;
-/// |x| ≥ 9 gives ±1 exactly (tanh(9) is 1 in float).
+/// tanh for 16 lanes, within 7 ulp of tanh for finite x: x·P(x²)/Q(x²) with x clamped to
+/// [−9, 9] (tanh(9) is 1 to float precision), P of degree 5 and Q of degree 3 fitted here to tanh's
+/// relative error on [0, 9] (iterated weighted least squares, checked in float32 on 400,000
+/// points). Odd by construction; one division and nine multiply-adds, a third of what an
+/// exponential-based tanh costs, because the softcap's tanh is on the fused kernel's hot path.
 @inline(__always)
 func tanh(_ v: Vec) -> Vec {
-    let signBit = SIMD16<UInt32>(repeating: 0x8000_0000)
-    let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self)
-    var a = unsafeBitCast(bits & ~signBit, to: Vec.self)
-    a.replace(with: 9, where: a .> 9)
-    let large = 1 - 2 / (exp(a + a) + 1)
-    let z = a * a
-    var p = Vec(repeating: 21844 / 6081075)
-    p = multiplyAdd(p, z, Vec(repeating: -1382 / 155925))
-    p = multiplyAdd(p, z, Vec(repeating: 62 / 2835))
-    p = multiplyAdd(p, z, Vec(repeating: -17 / 315))
-    p = multiplyAdd(p, z, Vec(repeating: 2 / 15))
-    p = multiplyAdd(p, z, Vec(repeating: -1 / 3))
-    let small = multiplyAdd(a * z, p, a)
-    let magnitude = large.replacing(with: small, where: a .< 0.35)
-    return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | (bits & signBit), to: Vec.self)
+    var x = v.replacing(with: 9, where: v .> 9)
+    x.replace(with: -9, where: x .< -9)
+    let z = x * x
+    var p = Vec(repeating: 1.9242385462803213e-11)
+    p = multiplyAdd(p, z, Vec(repeating: -1.3182359204222394e-08))
+    p = multiplyAdd(p, z, Vec(repeating: 9.406468052475248e-06))
+    p = multiplyAdd(p, z, Vec(repeating: 0.0029364018701016903))
+    p = multiplyAdd(p, z, Vec(repeating: 0.12933944165706635))
+    p = multiplyAdd(p, z, Vec(repeating: 1))
+    var q = Vec(repeating: 0.0002302375214640051)
+    q = multiplyAdd(q, z, Vec(repeating: 0.02382768504321575))
+    q = multiplyAdd(q, z, Vec(repeating: 0.46267253160476685))
+    q = multiplyAdd(q, z, Vec(repeating: 1))
+    return x * p / q
 }
