@@ -136,7 +136,7 @@ struct LossOptions: ParsableArguments {
             case .softcapOutOfRange, .zLossOutOfRange:
                 throw InputError(ExtendedLossOptions.sentence(error))
             case .invalidClassWeight(let k, let value):
-                throw InputError("--weights value \(k) is \(value); class weights must be finite and non-negative")
+                throw InputError("--weights entry \(k) is \(value); class weights must be finite and non-negative (entries count from 0)")
             case .shapeMismatch(what: "class weights", _, let got):
                 throw InputError("--weights has \(got) values but the logits have \(classes) classes")
             default:

@@ -51,7 +51,7 @@ public enum CommandRunner {
         let console = Console(capturing: true, arguments: ["softmax-lab"] + arguments)
         var code: Int32 = 0
         do {
-            var command = try SoftmaxLab.parseAsRoot(arguments)
+            var command = try SoftmaxLab.parseAsRoot(try CommandLineArguments.normalized(arguments))
             try Console.$current.withValue(console) { try command.run() }
         } catch {
             code = SoftmaxLab.exitCode(for: error).rawValue

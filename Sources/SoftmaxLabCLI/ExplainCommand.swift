@@ -55,11 +55,12 @@ struct ExplainCommand: ParsableCommand {
     }
 
     static func numbers(_ text: String, flag: String) throws -> [Double] {
-        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !parts.isEmpty else { throw InputError("\(flag) is empty; give comma-separated numbers like 2.0,1.0,0.1") }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts != [""] else { throw InputError("\(flag) is empty; give comma-separated numbers like 2.0,1.0,0.1") }
         return try parts.enumerated().map { i, part in
+            guard !part.isEmpty else { throw InputError("\(flag) entry \(i) is empty (entries count from 0)") }
             guard let v = Double(part), v.isFinite else {
-                throw InputError("\(flag) value \(i + 1) ('\(part)') is not a finite number")
+                throw InputError("\(flag) entry \(i) ('\(part)') is not a finite number (entries count from 0)")
             }
             return v
         }

@@ -60,12 +60,15 @@ enum InputFiles {
     /// Numbers given inline ("1,2,0.5") or in a file (`.npy`, or text with one or more per line).
     static func vector(_ spec: String, what: String) throws -> [Float] {
         if !FileManager.default.fileExists(atPath: spec) {
-            let parts = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            let values = parts.compactMap { Float($0) }
-            guard !parts.isEmpty, values.count == parts.count else {
+            let parts = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count > 1 || Float(parts[0]) != nil else {
                 throw InputError("\(what) '\(spec)' is neither a file nor a comma-separated list of numbers")
             }
-            return values
+            return try parts.enumerated().map { i, part in
+                guard !part.isEmpty else { throw InputError("\(what) entry \(i) is empty (entries count from 0)") }
+                guard let v = Float(part) else { throw InputError("\(what) entry \(i) ('\(part)') is not a number (entries count from 0)") }
+                return v
+            }
         }
         if isNumpy(spec) { return try NumpyFile.read(spec).vector(what: what).map { Float($0) } }
         let rows = try DelimitedText.read(spec)

@@ -45,8 +45,8 @@ import Testing
 
     @Test(arguments: [
         (["explain", "--logits", "1,2", "--label", "2"], "--label 2 is outside 0..<2"),
-        (["explain", "--logits", "1,abc", "--label", "0"], "--logits value 2 ('abc') is not a finite number"),
-        (["explain", "--logits", "1,nan", "--label", "0"], "--logits value 2 ('nan') is not a finite number"),
+        (["explain", "--logits", "1,abc", "--label", "0"], "--logits entry 1 ('abc') is not a finite number"),
+        (["explain", "--logits", "1,nan", "--label", "0"], "--logits entry 1 ('nan') is not a finite number"),
         (["explain", "--logits", "1,2", "--label", "0", "--x", ""], "--x is empty"),
     ])
     func badInputIsOneSentenceAndNonZeroExit(_ arguments: [String], _ message: String) {

@@ -109,7 +109,7 @@ import Testing
             ("weights length", ["l.npy": goodLogits, "y.txt": Array("0\n1\n0\n".utf8)], ["--labels", "y.txt", "--weights", "1,2,3"],
              "--weights has 3 values but the logits have 2 classes"),
             ("negative weight", ["l.npy": goodLogits, "y.txt": Array("0\n1\n0\n".utf8)], ["--labels", "y.txt", "--weights", "1,-2"],
-             "--weights value 1 is -2.0"),
+             "--weights entry 1 is -2.0"),
             ("smoothing", ["l.npy": goodLogits, "y.txt": Array("0\n1\n0\n".utf8)], ["--labels", "y.txt", "--label-smoothing", "1"],
              "--label-smoothing must be in [0, 1), got 1.0"),
             ("reduction", ["l.npy": goodLogits, "y.txt": Array("0\n1\n0\n".utf8)], ["--labels", "y.txt", "--reduction", "avg"],
