@@ -11,11 +11,31 @@ enum FusedCrossEntropy {
         var rowLoss: UnsafeMutablePointer<Float>?
         var lse: UnsafeMutablePointer<Float>?
         var predictions: UnsafeMutablePointer<Int32>?
+
+        /// The per-row outputs from row `i` on, with the gradient going to `gradient`.
+        func rows(from i: Int, gradient: UnsafeMutablePointer<Float>?) -> Outputs {
+            Outputs(gradient: gradient, rowLoss: rowLoss.map { $0 + i }, lse: lse.map { $0 + i }, predictions: predictions.map { $0 + i })
+        }
     }
 
     enum TargetPointers {
         case classIndices(UnsafePointer<Int32>)
         case probabilities(UnsafePointer<Float>)
+
+        func rows(from i: Int, classes c: Int) -> TargetPointers {
+            switch self {
+            case .classIndices(let y): .classIndices(y + i)
+            case .probabilities(let q): .probabilities(q + i * c)
+            }
+        }
+    }
+
+    /// Logits or gradient stored as 16-bit floats: the bytes and their type.
+    struct Storage16 {
+        var logits: UnsafeRawPointer
+        var logitType: ElementType
+        var gradient: UnsafeMutableRawPointer?
+        var gradientType: ElementType
     }
 
     /// The sums over a range of rows: cross-entropy and z parts (unreduced), rows predicted right
@@ -40,6 +60,67 @@ enum FusedCrossEntropy {
     ) -> Totals {
         if let softcap { return run(f, rows: n, targets: targets, k, out, map: Softcap(softcap)) }
         return run(f, rows: n, targets: targets, k, out, map: Uncapped())
+    }
+
+    /// 16-bit logits or gradient (`out.gradient` unused): tiles of rows are widened into float32
+    /// scratch that stays in cache, computed there by the float32 kernels (so the label's p − 1 is
+    /// formed in float32), and the gradient rounded once into its type. DRAM sees the 16-bit bytes
+    /// only; the scratch is a tile of logits and one of gradient per thread.
+    static func run(
+        storage: Storage16, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs
+    ) -> Totals {
+        if let softcap { return runTiled(storage, rows: n, targets: targets, k, out, map: Softcap(softcap)) }
+        return runTiled(storage, rows: n, targets: targets, k, out, map: Uncapped())
+    }
+
+    /// Rows per tile of the 16-bit path: 16 (a lanes block) for small C, else about 16k floats.
+    static func tileRows(classes c: Int) -> Int {
+        LanesKernels.classRange.contains(c) ? Swift.max(vecWidth, 16384 / c / vecWidth * vecWidth) : Swift.max(1, 16384 / c)
+    }
+
+    private static func runTiled<Map: LogitMap>(
+        _ storage: Storage16, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, map: Map
+    ) -> Totals {
+        let c = k.classes
+        let wantGradient = storage.gradient != nil
+        // A few very long rows: widen them whole and let the column split share each row.
+        if case .classIndices = targets, n < Parallel.workerCount, c >= columnSplitMinClasses {
+            let f = UnsafeMutablePointer<Float>.allocate(capacity: n * c)
+            let g = wantGradient ? UnsafeMutablePointer<Float>.allocate(capacity: n * c) : nil
+            defer { f.deallocate(); g?.deallocate() }
+            HalfConversion.widen(storage.logits, storage.logitType, count: n * c, into: f)
+            let totals = run(UnsafePointer(f), rows: n, targets: targets, k, out.rows(from: 0, gradient: g), map: map)
+            if let g, let destination = storage.gradient { HalfConversion.narrow(g, count: n * c, into: destination, storage.gradientType) }
+            return totals
+        }
+        let rowsPerTile = tileRows(classes: c)
+        let tiles = (n + rowsPerTile - 1) / rowsPerTile
+        let tasks = Parallel.taskCount(tiles, minimum: Swift.max(1, 32768 / Swift.max(c * rowsPerTile, 1)))
+        let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
+        defer { tasksResult.deallocate() }
+        let useLanes: Bool
+        if case .classIndices = targets { useLanes = LanesKernels.classRange.contains(c) } else { useLanes = false }
+        Parallel.forEach(tiles, tasks: tasks) { task, tileRange in
+            let f = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c)
+            let g = wantGradient ? UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c) : nil
+            defer { f.deallocate(); g?.deallocate() }
+            var totals = Totals()
+            for tile in tileRange {
+                let first = tile * rowsPerTile, count = Swift.min(rowsPerTile, n - first)
+                HalfConversion.widen(storage.logits + first * c * storage.logitType.bytes, storage.logitType, count: count * c, into: f)
+                var part = rowRange(UnsafePointer(f), rows: 0..<count, targets: targets.rows(from: first, classes: c), lanes: useLanes,
+                                    k, out.rows(from: first, gradient: g), map: map)
+                part.firstNonFiniteRow = part.firstNonFiniteRow.map { $0 + first }
+                totals.add(part)
+                if let g, let destination = storage.gradient {
+                    HalfConversion.narrow(g, count: count * c, into: destination + first * c * storage.gradientType.bytes, storage.gradientType)
+                }
+            }
+            tasksResult[task] = totals
+        }
+        var totals = Totals()
+        for t in 0..<tasks { totals.add(tasksResult[t]) }
+        return totals
     }
 
     private static func run<Map: LogitMap>(

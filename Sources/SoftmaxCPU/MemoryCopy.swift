@@ -19,10 +19,14 @@ enum MemoryCopy {
 
 extension SwiftBackend {
     /// Copies one buffer into another of the same size (the bandwidth baseline of `bench`).
+    /// Any element type, as bytes (16-bit buffers are the yardstick of 16-bit kernels).
     public func copy(_ source: HostBuffer, to destination: HostBuffer) throws {
-        guard source.count == destination.count else {
-            throw SoftmaxError.shapeMismatch(what: "copy destination", expected: "\(source.count) floats", got: "\(destination.count)")
+        guard source.count == destination.count, source.elementType == destination.elementType else {
+            throw SoftmaxError.shapeMismatch(what: "copy destination", expected: "\(source.count) \(source.elementType.rawValue) values",
+                                             got: "\(destination.count) \(destination.elementType.rawValue)")
         }
-        MemoryCopy.copy(source.pointer, destination.pointer, count: source.count)
+        let bytes = source.count * source.elementType.bytes
+        MemoryCopy.copy(source.pointer, destination.pointer, count: bytes / 4)
+        if bytes % 4 != 0 { (destination.raw + bytes - 2).copyMemory(from: source.raw + bytes - 2, byteCount: 2) }
     }
 }

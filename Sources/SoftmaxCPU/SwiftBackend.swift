@@ -32,20 +32,41 @@ public final class SwiftBackend: ComputeBackend {
     public static var threadCount: Int { Parallel.workerCount }
 
     public func makeBuffer(rows: Int, cols: Int) throws -> HostBuffer {
+        try makeBuffer(rows: rows, cols: cols, elementType: .f32)
+    }
+
+    public func makeBuffer(rows: Int, cols: Int, elementType: ElementType) throws -> HostBuffer {
         guard rows >= 0, cols >= 0 else {
             throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)")
         }
-        try MemoryBudget.require("a \(rows)x\(cols) float buffer", shape: [rows, cols])
-        return HostBuffer(rows: rows, cols: cols)
+        try MemoryBudget.require("a \(rows)x\(cols) \(elementType.rawValue) buffer", shape: [rows, cols], elementBytes: elementType.bytes)
+        return HostBuffer(rows: rows, cols: cols, elementType: elementType)
     }
 
+    /// Rounds to the buffer's type (nearest, ties to even) where it is 16-bit.
     public func upload(_ matrix: Matrix, to buffer: HostBuffer) throws {
         try buffer.requireShape(matrix.rows, matrix.cols, "upload destination")
-        matrix.storage.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: matrix.count) }
+        matrix.storage.withUnsafeBufferPointer {
+            HalfConversion.narrow($0.baseAddress!, count: matrix.count, into: buffer.raw, buffer.elementType)
+        }
     }
 
     public func download(_ buffer: HostBuffer) throws -> Matrix {
-        Matrix(rows: buffer.rows, cols: buffer.cols, storage: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
+        var values = [Float](repeating: 0, count: buffer.count)
+        values.withUnsafeMutableBufferPointer {
+            HalfConversion.widen(buffer.raw, buffer.elementType, count: buffer.count, into: $0.baseAddress!)
+        }
+        return Matrix(rows: buffer.rows, cols: buffer.cols, storage: values)
+    }
+
+    /// Row i of a buffer of any element type, as float32.
+    private func row(_ buffer: HostBuffer, _ i: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: buffer.cols)
+        values.withUnsafeMutableBufferPointer {
+            HalfConversion.widen(buffer.raw + i * buffer.cols * buffer.elementType.bytes, buffer.elementType, count: buffer.cols,
+                                 into: $0.baseAddress!)
+        }
+        return values
     }
 
     public func makeIndexBuffer(_ labels: [Int32]) throws -> HostLabels { HostLabels(labels) }
@@ -61,6 +82,8 @@ public final class SwiftBackend: ComputeBackend {
 
     public func gatherRows(_ indices: HostLabels, from source: HostBuffer, into destination: HostBuffer) throws {
         try destination.requireShape(indices.values.count, source.cols, "gather destination")
+        try source.requireFloat32("gather source")
+        try destination.requireFloat32("gather destination")
         let c = source.cols
         for (i, r) in indices.values.enumerated() {
             guard r >= 0, Int(r) < source.rows else {
@@ -86,6 +109,7 @@ public final class SwiftBackend: ComputeBackend {
         guard labels.values.count == scores.rows else {
             throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(scores.rows) labels (one per row)", got: "\(labels.values.count)")
         }
+        try scores.requireFloat32("scores")
         let c = scores.cols
         var correct = 0
         for i in 0..<scores.rows {
@@ -102,6 +126,8 @@ public final class SwiftBackend: ComputeBackend {
         options: CrossEntropyOptions, outputs: CrossEntropyOutputs<HostBuffer, HostLabels>
     ) throws -> CrossEntropyValue {
         try outputs.validate(logits: logits, options: options)
+        try outputs.rowLosses?.requireFloat32("row losses")
+        try outputs.logSumExp?.requireFloat32("log-sum-exp")
         let n = logits.rows, c = logits.cols
 
         let weights = options.classWeights
@@ -123,6 +149,7 @@ public final class SwiftBackend: ComputeBackend {
             }
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
+            try q.requireFloat32("probability targets")
             if let i = UnsafeBufferPointer(start: q.pointer, count: q.count).firstIndex(where: { !$0.isFinite }) {
                 throw SoftmaxError.nonFinite(source: "probability targets", row: i / c, column: i % c, value: q.pointer[i])
             }
@@ -147,23 +174,28 @@ public final class SwiftBackend: ComputeBackend {
                 weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, ignoreIndex: options.ignoreIndex,
                 zLoss: ZLossTerm(lambda: options.zLoss, scale: zScale), argmax: outputs.accuracy)
             return withPredictions { predictionPointer in
+                let sixteen = logits.elementType != .f32 || (outputs.gradient.map { $0.elementType != .f32 } ?? false)
                 let out = FusedCrossEntropy.Outputs(
-                    gradient: outputs.gradient?.pointer, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer,
-                    predictions: predictionPointer)
+                    gradient: sixteen ? nil : outputs.gradient?.pointer, rowLoss: outputs.rowLosses?.pointer,
+                    lse: outputs.logSumExp?.pointer, predictions: predictionPointer)
+                let storage = FusedCrossEntropy.Storage16(
+                    logits: logits.raw, logitType: logits.elementType, gradient: outputs.gradient?.raw,
+                    gradientType: outputs.gradient?.elementType ?? .f32)
+                func run(_ targets: FusedCrossEntropy.TargetPointers) -> FusedCrossEntropy.Totals {
+                    sixteen
+                        ? FusedCrossEntropy.run(storage: storage, rows: n, targets: targets, softcap: options.softcap, k, out)
+                        : FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: targets, softcap: options.softcap, k, out)
+                }
                 switch targets {
                 case .classIndices(let labels):
-                    return labels.values.withUnsafeBufferPointer {
-                        FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .classIndices($0.baseAddress!),
-                                              softcap: options.softcap, k, out)
-                    }
+                    return labels.values.withUnsafeBufferPointer { run(.classIndices($0.baseAddress!)) }
                 case .probabilities(let q):
-                    return FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: .probabilities(q.pointer),
-                                                 softcap: options.softcap, k, out)
+                    return run(.probabilities(q.pointer))
                 }
             }
         }
         if let row = result.firstNonFiniteRow {
-            let values = UnsafeBufferPointer(start: logits.pointer + row * c, count: c)
+            let values = self.row(logits, row)
             let column = values.firstIndex { !$0.isFinite } ?? 0
             throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
         }
@@ -175,6 +207,7 @@ public final class SwiftBackend: ComputeBackend {
     public func linearForward(x: HostBuffer, weights: HostBuffer, bias: HostBuffer, scores: HostBuffer) throws {
         let n = x.rows, d = x.cols, c = weights.cols
         try LinearShapes.validateForward(x: x, weights: weights, bias: bias, scores: scores)
+        for (b, what) in [(x, "x"), (weights, "weights"), (bias, "bias"), (scores, "scores")] { try b.requireFloat32(what) }
         for i in 0..<n { (scores.pointer + i * c).update(from: bias.pointer, count: c) }
         MatrixMultiply.accumulate(
             m: n, n: c, k: d, a: .init(base: x.pointer, rowStride: d, colStride: 1),
@@ -187,6 +220,9 @@ public final class SwiftBackend: ComputeBackend {
     ) throws {
         let n = x.rows, d = x.cols, c = gradient.cols
         try LinearShapes.validateBackward(x: x, gradient: gradient, weights: weights, weightGradient: weightGradient, biasGradient: biasGradient)
+        for (b, what) in [(x, "x"), (gradient, "gradient"), (weights, "weights"), (weightGradient, "weight gradient"), (biasGradient, "bias gradient")] {
+            try b.requireFloat32(what)
+        }
         // dW = λ·W, then += xᵀ·G with xᵀ read through strides.
         for i in 0..<(d * c) { weightGradient.pointer[i] = l2 * weights.pointer[i] }
         MatrixMultiply.accumulate(
@@ -196,6 +232,7 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     public func sgdStep(parameter: HostBuffer, gradient: HostBuffer, velocity: HostBuffer, learningRate: Float, momentum: Float) throws {
+        for (b, what) in [(parameter, "parameter"), (gradient, "gradient"), (velocity, "velocity")] { try b.requireFloat32(what) }
         try gradient.requireShape(parameter.rows, parameter.cols, "gradient")
         try velocity.requireShape(parameter.rows, parameter.cols, "velocity")
         let p = parameter.pointer, g = gradient.pointer, v = velocity.pointer

@@ -2,6 +2,20 @@
 public protocol BackendBuffer: AnyObject {
     var rows: Int { get }
     var cols: Int { get }
+    /// float32 unless made with `makeBuffer(rows:cols:elementType:)`.
+    var elementType: ElementType { get }
+}
+
+extension BackendBuffer {
+    public var elementType: ElementType { .f32 }
+
+    /// Throws unless the buffer holds float32: every operation but the fused loss+gradient's logits
+    /// and gradient.
+    public func requireFloat32(_ what: String) throws(SoftmaxError) {
+        guard elementType == .f32 else {
+            throw .invalidOption("\(what) must be float32, got \(elementType.rawValue)")
+        }
+    }
 }
 
 extension BackendBuffer {
@@ -93,6 +107,9 @@ public protocol ComputeBackend: AnyObject {
 
     /// A zero-filled buffer.
     func makeBuffer(rows: Int, cols: Int) throws -> FloatBuffer
+    /// A zero-filled buffer of 16-bit (or 32-bit) floats: the fused loss+gradient reads its logits
+    /// and writes its gradient in their buffers' types; `upload` rounds, `download` widens.
+    func makeBuffer(rows: Int, cols: Int, elementType: ElementType) throws -> FloatBuffer
     func upload(_ matrix: Matrix, to buffer: FloatBuffer) throws
     func download(_ buffer: FloatBuffer) throws -> Matrix
     func makeIndexBuffer(_ labels: [Int32]) throws -> IndexBuffer
@@ -141,6 +158,14 @@ public protocol ComputeBackend: AnyObject {
 }
 
 extension ComputeBackend {
+    /// Backends that store float32 only.
+    public func makeBuffer(rows: Int, cols: Int, elementType: ElementType) throws -> FloatBuffer {
+        guard elementType == .f32 else {
+            throw SoftmaxError.invalidOption("the \(name) backend stores float32 only, not \(elementType.rawValue) (the swift backend stores all three)")
+        }
+        return try makeBuffer(rows: rows, cols: cols)
+    }
+
     public func synchronize() throws {}
 
     public func deviceMilliseconds(of body: () throws -> Void) throws -> Double? {

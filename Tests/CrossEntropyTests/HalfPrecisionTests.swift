@@ -1,0 +1,119 @@
+import SoftmaxCore
+import SoftmaxCPU
+import SoftmaxReference
+import Testing
+import TestSupport
+
+/// Logits and gradient stored as float16 or bfloat16: computed in float32, each gradient entry
+/// within one unit in the last place of its type of the float64 result computed from the same
+/// 16-bit inputs (rounded once, with the label's p − 1 formed before rounding: a confident row's
+/// p_y − 1 of −1e-4 would be 0 if p_y were rounded first), plus the float32 arithmetic's own
+/// absolute error, the float32 conformance tolerance (entries of 1e-10 that are differences of
+/// terms of 1e-5, smoothing's a·e_j − b·w_j, carry it whatever the storage).
+@Suite struct HalfPrecisionTests {
+    static let shapes: [(rows: Int, cols: Int)] = [(37, 7), (20, 16), (45, 64), (9, 300), (3, 1000), (2, 40000), (5, 1), (70, 100)]
+
+    static let optionSets: [(String, CrossEntropyOptions, Bool)] = [
+        ("plain mean", CrossEntropyOptions(), false),
+        ("sum, weights, smoothing, ignore 3", CrossEntropyOptions(reduction: .sum, ignoreIndex: 3, labelSmoothing: 0.1), false),
+        ("none, softcap 8, z-loss 0.01", CrossEntropyOptions(reduction: .none, softcap: 8, zLoss: 0.01), false),
+        ("probability targets, smoothing", CrossEntropyOptions(labelSmoothing: 0.05), true),
+    ]
+
+    /// One unit in the last place of `type` at the magnitude of x (its subnormal spacing near 0).
+    static func ulp(_ x: Double, _ type: ElementType) -> Double {
+        switch type {
+        case .f32: return Double(Float(x).ulp)
+        case .f16: return Double(Float16(Float(abs(x))).ulp)
+        case .bf16:
+            let r = abs(type.rounded(Float(x)))
+            guard r >= Float.leastNormalMagnitude else { return Double(Float.leastNormalMagnitude) / 128 }
+            return Double(Float(sign: .plus, exponent: r.exponent - 7, significand: 1))
+        }
+    }
+
+    @Test(arguments: [ElementType.f16, .bf16])
+    func gradientIsTheRoundedOracle(_ type: ElementType) throws {
+        let backend = SwiftBackend()
+        var failures: [String] = []
+        for (name, base, probabilities) in Self.optionSets {
+            for (n, c) in Self.shapes {
+                let seed = UInt64(n * 7919 + c) ^ UInt64(name.count)
+                var rng = SeededGenerator(seed: seed)
+                var options = base
+                if name.contains("weights") { options.classWeights = RandomData.weights(c, &rng) }
+                let raw = RandomData.logits(n, c, scale: 12, &rng)
+                // The inputs as the 16-bit buffer holds them.
+                let logits = Matrix(rows: n, cols: c, storage: raw.storage.map { type.rounded($0) })
+                let targets: Targets = probabilities
+                    ? .probabilities(RandomData.probabilities(n, c, &rng))
+                    : .classIndices(RandomData.labels(n, classes: c, ignoredFraction: options.ignoreIndex == 3 ? 0.2 : 0,
+                                                      ignoreIndex: options.ignoreIndex, &rng))
+                let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: targets, options: options)
+                let f = try backend.makeBuffer(rows: n, cols: c, elementType: type)
+                try backend.upload(raw, to: f)
+                #expect(try backend.download(f).storage == logits.storage, "upload rounds to nearest, ties to even")
+                let g = try backend.makeBuffer(rows: n, cols: c, elementType: type)
+                let rowLoss = try backend.makeBuffer(rows: n, cols: 1)
+                let value = try backend.crossEntropy(logits: f, targets: try backend.makeTargets(targets), options: options,
+                                                     outputs: CrossEntropyOutputs(gradient: g, rowLosses: rowLoss))
+                let context = "\(type) [\(name)] seed \(seed), \(n)x\(c)"
+                if let m = Conformance.lossTolerance.mismatches([Float(value.loss)], [want.loss], context: "\(context): loss") { failures.append(m) }
+                if let m = Conformance.lossTolerance.mismatches(try backend.download(rowLoss).storage, want.rowLosses, context: "\(context): row losses") {
+                    failures.append(m)
+                }
+                let got = try backend.download(g).storage
+                let largest = want.gradient.storage.map(abs).max() ?? 0
+                let float32Error = 2e-6 * max(largest, c == 1 ? 0.1 : 1e-3)
+                var bad: [String] = []
+                for (i, (a, e)) in zip(got, want.gradient.storage).enumerated() where abs(Double(a) - e) > Self.ulp(e, type) + float32Error {
+                    if bad.count < 5 { bad.append("[\(i / c), \(i % c)] got \(a), exact \(e), \(type) ulp \(Self.ulp(e, type))") }
+                }
+                if !bad.isEmpty { failures.append("\(context): gradient beyond one \(type) ulp:\n  " + bad.joined(separator: "\n  ")) }
+            }
+        }
+        #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
+    }
+
+    /// A float32 gradient from 16-bit logits (`--grad-dtype f32`): float32 accuracy on the 16-bit inputs.
+    @Test(arguments: [ElementType.f16, .bf16])
+    func float32GradientFromSixteenBitLogits(_ type: ElementType) throws {
+        let backend = SwiftBackend()
+        var rng = SeededGenerator(seed: 9)
+        let raw = RandomData.logits(33, 500, scale: 6, &rng)
+        let labels = RandomData.labels(33, classes: 500, &rng)
+        let logits = Matrix(rows: 33, cols: 500, storage: raw.storage.map { type.rounded($0) })
+        let f = try backend.makeBuffer(rows: 33, cols: 500, elementType: type)
+        try backend.upload(raw, to: f)
+        let g = try backend.makeBuffer(rows: 33, cols: 500)
+        _ = try backend.crossEntropy(logits: f, targets: .classIndices(try backend.makeIndexBuffer(labels)), options: .init(),
+                                     outputs: CrossEntropyOutputs(gradient: g))
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: .classIndices(labels)).gradient.storage
+        let largest = want.map(abs).max() ?? 0
+        let m = Comparison(atol: 2e-6 * largest, rtol: 1e-4).mismatches(try backend.download(g).storage, want, cols: 500, context: "\(type) → f32")
+        #expect(m == nil, Comment(rawValue: m ?? ""))
+    }
+
+    @Test func otherOperationsRefuseSixteenBitBuffers() throws {
+        let backend = SwiftBackend()
+        let half = try backend.makeBuffer(rows: 2, cols: 2, elementType: .f16)
+        let w = try backend.makeBuffer(rows: 2, cols: 2), b = try backend.makeBuffer(rows: 1, cols: 2), s = try backend.makeBuffer(rows: 2, cols: 2)
+        #expect(throws: SoftmaxError.invalidOption("x must be float32, got f16")) {
+            try backend.linearForward(x: half, weights: w, bias: b, scores: s)
+        }
+        let q = try backend.makeBuffer(rows: 2, cols: 2, elementType: .bf16)
+        #expect(throws: SoftmaxError.invalidOption("probability targets must be float32, got bf16")) {
+            _ = try backend.crossEntropy(logits: s, targets: .probabilities(q), options: .init(), outputs: CrossEntropyOutputs())
+        }
+    }
+
+    @Test func bfloat16RoundsToNearestEven() {
+        // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even significand (1).
+        #expect(ElementType.bf16.rounded(1 + 0x1p-8) == 1)
+        #expect(ElementType.bf16.rounded(1 + 3 * 0x1p-8) == 1 + 4 * 0x1p-8)
+        #expect(ElementType.bf16.rounded(-1 - 0x1p-7) == -1 - 0x1p-7)
+        #expect(ElementType.bf16.rounded(.greatestFiniteMagnitude) == .infinity)
+        #expect(ElementType.bf16.rounded(.nan).isNaN)
+        #expect(ElementType.f16.rounded(65520) == .infinity && ElementType.f16.rounded(65519) == 65504)
+    }
+}
