@@ -90,7 +90,7 @@ enum FusedCrossEntropy {
             defer { f.deallocate(); g?.deallocate() }
             HalfConversion.widen(storage.logits, storage.logitType, count: n * c, into: f)
             let totals = run(UnsafePointer(f), rows: n, targets: targets, k, out.rows(from: 0, gradient: g), map: map)
-            if let g, let destination = storage.gradient { HalfConversion.narrow(g, count: n * c, into: destination, storage.gradientType) }
+            if let g, let destination = storage.gradient { HalfConversion.narrow(g, count: n * c, into: destination, storage.gradientType, finite: true) }
             return totals
         }
         let rowsPerTile = tileRows(classes: c)
@@ -113,7 +113,8 @@ enum FusedCrossEntropy {
                 part.firstNonFiniteRow = part.firstNonFiniteRow.map { $0 + first }
                 totals.add(part)
                 if let g, let destination = storage.gradient {
-                    HalfConversion.narrow(g, count: count * c, into: destination + first * c * storage.gradientType.bytes, storage.gradientType)
+                    HalfConversion.narrow(g, count: count * c, into: destination + first * c * storage.gradientType.bytes, storage.gradientType,
+                                          finite: true)
                 }
             }
             tasksResult[task] = totals

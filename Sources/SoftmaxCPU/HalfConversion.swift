@@ -33,7 +33,10 @@ enum HalfConversion {
         }
     }
 
-    static func narrow(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer, _ type: ElementType) {
+    /// `finite`: the caller knows every value is finite (a fused call's gradient, whose inputs were
+    /// checked), which saves bfloat16 its NaN case; uploads keep it, so NaN never becomes a number.
+    static func narrow(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer, _ type: ElementType,
+                       finite: Bool = false) {
         switch type {
         case .f32:
             destination.assumingMemoryBound(to: Float.self).update(from: source, count: count)
@@ -53,8 +56,8 @@ enum HalfConversion {
                 let v = load(source + i)
                 let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self)
                 var rounded = (bits &+ (((bits &>> 16) & 1) &+ 0x7FFF)) &>> 16
-                // NaN stays NaN (rounding could carry it into infinity): quiet it instead.
-                rounded.replace(with: (bits &>> 16) | 0x0040, where: v .!= v)
+                // Rounding would carry some NaNs into infinity or −0: keep them NaN.
+                if !finite { rounded.replace(with: (bits &>> 16) | 0x0040, where: v .!= v) }
                 (destination + 2 * i).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), as: SIMD16<UInt16>.self)
                 i += vecWidth
             }

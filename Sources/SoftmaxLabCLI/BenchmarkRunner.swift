@@ -11,8 +11,11 @@ struct BenchmarkResult: Encodable {
     var timing: TimingSamples?
     /// The device's own kernel time per call (OpenCL profiling events), where it has a timer.
     var kernelTiming: TimingSamples?
+    /// Bytes moved per call: the logits read and the gradient written, at their storage size.
     var bytes: Int
     var flops: Int
+    /// Logits per second (the fused op and the copy), whatever their storage size.
+    var elementsPerSecond: Double?
     var gbPerSecond: Double?
     var gflopPerSecond: Double?
     var percentOfCopy: Double?
@@ -34,7 +37,10 @@ struct BenchmarkRunner<B: ComputeBackend> {
     /// The fused op's options (softcap, z-loss); the op is named after them ("xent+softcap").
     var lossOptions = CrossEntropyOptions()
     var xentName = "xent"
+    /// Storage of the logits and gradient (and of the copy beside them); 16-bit names end in "-f16"/"-bf16".
+    var elementType = ElementType.f32
 
+    private var typeSuffix: String { elementType == .f32 ? "" : "-\(elementType.rawValue)" }
     /// Rows checked against the oracle: first, last and a few in between.
     func sampledRows(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
         Array(Set([0, n - 1] + (0..<6).map { _ in Int.random(in: 0..<n, using: &rng) })).sorted()
@@ -48,9 +54,10 @@ struct BenchmarkRunner<B: ComputeBackend> {
                         copyGBs: Double?, check: String) -> BenchmarkResult {
         let seconds = (timing?.median ?? .nan) / 1e3
         let gbs = bytes > 0 && timing != nil ? Double(bytes) / seconds / 1e9 : nil
+        let elements = bytes > 0 && timing != nil ? Double(bytes / (2 * elementType.bytes)) / seconds : nil
         return BenchmarkResult(
             op: op, shape: shape, backend: backend.name, device: backend.deviceName, timing: timing, bytes: bytes, flops: flops,
-            gbPerSecond: gbs, gflopPerSecond: flops > 0 && timing != nil ? Double(flops) / seconds / 1e9 : nil,
+            elementsPerSecond: op.hasPrefix("xent") || op.hasPrefix("copy") ? elements : nil, gbPerSecond: gbs, gflopPerSecond: flops > 0 && timing != nil ? Double(flops) / seconds / 1e9 : nil,
             percentOfCopy: gbs.flatMap { g in copyGBs.map { 100 * g / $0 } }, check: check)
     }
 
@@ -64,28 +71,39 @@ struct BenchmarkRunner<B: ComputeBackend> {
         return TimingSamples(milliseconds: samples)
     }
 
-    /// Reads N×C floats and writes N×C floats: the ceiling for the fused loss+gradient.
+    /// Reads N×C values and writes N×C values of the storage type: the ceiling for the fused loss+gradient.
     func copy(_ shape: Shape) throws -> BenchmarkResult {
-        let src = try backend.makeBuffer(rows: shape.rows, cols: shape.cols)
-        let dst = try backend.makeBuffer(rows: shape.rows, cols: shape.cols)
+        let src = try backend.makeBuffer(rows: shape.rows, cols: shape.cols, elementType: elementType)
+        let dst = try backend.makeBuffer(rows: shape.rows, cols: shape.cols, elementType: elementType)
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
             try backend.copy(src, to: dst)
             try backend.synchronize()
         }
-        var r = result("copy", shape.description, timing, bytes: 8 * shape.rows * shape.cols, flops: 0, copyGBs: nil, check: "ok")
+        var r = result("copy" + typeSuffix, shape.description, timing, bytes: 2 * elementType.bytes * shape.rows * shape.cols, flops: 0,
+                       copyGBs: nil, check: "ok")
         r.kernelTiming = try kernelTime { try backend.copy(src, to: dst) }
         return r
     }
 
-    /// Fused loss+gradient (mean reduction): 8 bytes per element (logits read, gradient written).
+    /// Fused loss+gradient (mean reduction): 2 values per element (logits read, gradient written)
+    /// of the storage type.
     func crossEntropy(_ shape: Shape, copyGBs: Double?) throws -> BenchmarkResult {
         let n = shape.rows, c = shape.cols
         var rng = SeededGenerator(seed: seed ^ UInt64(n * 1_000_003 + c))
-        let logits = random(n, c, scale: 8, &rng)
+        let type = elementType
+        // The logits as the buffer holds them, so that the check's oracle sees the same inputs.
+        let logits = Matrix(rows: n, cols: c, storage: random(n, c, scale: 8, &rng).storage.map { type.rounded($0) })
         let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
-        let logitsBuffer = try backend.makeBuffer(logits)
+        let logitsBuffer = try backend.makeBuffer(rows: n, cols: c, elementType: type)
+        try backend.upload(logits, to: logitsBuffer)
         let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
-        let gradient = try backend.makeBuffer(rows: n, cols: c)
+        let gradient = try backend.makeBuffer(rows: n, cols: c, elementType: type)
+        let bytes = 2 * type.bytes * n * c
+        let name = xentName + typeSuffix
+        // A 16-bit gradient is off by its own rounding: half a unit in the last place (2^-11 of f16, 2^-8 of
+        // bf16), and f16's below 2^-14 by half its subnormal spacing 2^-24, which the ×N magnifies.
+        let storageRounding: Double = switch type { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
+        let storageFloor: Double = type == .f16 ? Double(n) * 0x1p-25 : 0
         let outputs = CrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(gradient: gradient)
         let options = lossOptions
 
@@ -101,16 +119,16 @@ struct BenchmarkRunner<B: ComputeBackend> {
             // p_y − 1 is tiny but carries the float rounding of p_y ≈ 1 (C = 2 failed on that).
             let y = Int(labels[i])
             let largestProbability = want.indices.map { abs($0 == y ? want[$0] + 1 : want[$0]) }.max() ?? 0
-            failure = Comparison(atol: 2e-6 * largestProbability, rtol: 1e-4)
+            failure = Comparison(atol: 2e-6 * largestProbability + storageFloor, rtol: 1e-4 + storageRounding)
                 .mismatches(got.row(i).map { $0 * Float(n) }, want, context: "wrong: row \(i) of the gradient (×N)")
         }
         guard failure == nil else {
-            return result(xentName, shape.description, nil, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: failure!)
+            return result(name, shape.description, nil, bytes: bytes, flops: 0, copyGBs: copyGBs, check: failure!)
         }
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
             _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
         }
-        var r = result(xentName, shape.description, timing, bytes: 8 * n * c, flops: 0, copyGBs: copyGBs, check: "ok")
+        var r = result(name, shape.description, timing, bytes: bytes, flops: 0, copyGBs: copyGBs, check: "ok")
         r.kernelTiming = try kernelTime { _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs) }
         return r
     }

@@ -107,6 +107,31 @@ import TestSupport
         }
     }
 
+    /// NaN and infinity survive an upload as themselves (a NaN whose rounding would carry into the
+    /// sign bit must not become −0), so the fused call reports them.
+    @Test(arguments: [ElementType.f16, .bf16])
+    func nonFiniteValuesStayNonFiniteAndAreReported(_ type: ElementType) throws {
+        let backend = SwiftBackend()
+        let nan = Float(bitPattern: 0x7FFF_FFFF)
+        var values = [Float](repeating: 0.5, count: 40)
+        values[21] = nan
+        values[35] = -.infinity
+        let f = try backend.makeBuffer(rows: 2, cols: 20, elementType: type)
+        try backend.upload(Matrix(rows: 2, cols: 20, storage: values), to: f)
+        let back = try backend.download(f).storage
+        #expect(back[21].isNaN && back[35] == -.infinity)
+        // (NaN is not equal to itself, so the error is matched by its case.)
+        let error = #expect(throws: SoftmaxError.self) {
+            _ = try backend.crossEntropy(logits: f, targets: .classIndices(try backend.makeIndexBuffer([0, 1])), options: .init(),
+                                         outputs: CrossEntropyOutputs())
+        }
+        guard case .nonFinite("logits", 1, 1, let value)? = error else {
+            Issue.record("expected row 1, column 1 of the logits to be reported, got \(String(describing: error))")
+            return
+        }
+        #expect(value.isNaN)
+    }
+
     @Test func bfloat16RoundsToNearestEven() {
         // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even significand (1).
         #expect(ElementType.bf16.rounded(1 + 0x1p-8) == 1)
