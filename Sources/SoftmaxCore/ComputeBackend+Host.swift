@@ -14,18 +14,22 @@ extension ComputeBackend {
         }
     }
 
+    /// `storage`: the logits are held (rounded) in that type; `gradientType`: the gradient's
+    /// (the logits' by default). The result is float32 either way.
     public func crossEntropy(
-        logits: Matrix, targets: Targets, options: CrossEntropyOptions = CrossEntropyOptions()
+        logits: Matrix, targets: Targets, options: CrossEntropyOptions = CrossEntropyOptions(),
+        storage: ElementType = .f32, gradientType: ElementType? = nil
     ) throws -> CrossEntropyResult {
         // No checks of its own: the backend's (every one of them makes the same) name the row.
         let n = logits.rows
+        let logitsBuffer = try makeBuffer(rows: n, cols: logits.cols, elementType: storage)
+        try upload(logits, to: logitsBuffer)
         let outputs = CrossEntropyOutputs<FloatBuffer, IndexBuffer>(
-            gradient: try makeBuffer(rows: n, cols: logits.cols),
+            gradient: try makeBuffer(rows: n, cols: logits.cols, elementType: gradientType ?? storage),
             rowLosses: try makeBuffer(rows: n, cols: 1),
             logSumExp: try makeBuffer(rows: n, cols: 1),
             predictions: try makeIndexBuffer([Int32](repeating: 0, count: n)))
-        let value = try crossEntropy(logits: try makeBuffer(logits), targets: try makeTargets(targets),
-                                     options: options, outputs: outputs)
+        let value = try crossEntropy(logits: logitsBuffer, targets: try makeTargets(targets), options: options, outputs: outputs)
         return CrossEntropyResult(
             loss: value.loss,
             zLoss: value.zLoss,

@@ -8,6 +8,8 @@ struct LoadedMatrix {
     var name: String
     var locate: (Int) -> String
     var isText: Bool
+    /// How the file stored the values: `.f16` for a float16 `.npy`, else `.f32`.
+    var storage: ElementType = .f32
 
     func position(row: Int, column: Int) -> String {
         isText ? "\(locate(row)), field \(column + 1)" : "\(locate(row)), column \(column)"
@@ -27,7 +29,8 @@ enum InputFiles {
         let loaded: LoadedMatrix
         if isNumpy(path) {
             let file = try NumpyFile.read(path)
-            loaded = LoadedMatrix(matrix: try file.matrix(what: what), name: file.name, locate: { "row \($0)" }, isText: false)
+            loaded = LoadedMatrix(matrix: try file.matrix(what: what), name: file.name, locate: { "row \($0)" }, isText: false,
+                                  storage: file.storage)
         } else {
             let rows = try DelimitedText.read(path)
             loaded = LoadedMatrix(matrix: try DelimitedText.matrix(rows), name: rows.name, locate: { "line \(rows.lines[$0])" }, isText: true)

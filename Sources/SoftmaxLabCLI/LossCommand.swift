@@ -8,7 +8,7 @@ struct LossCommand: ParsableCommand {
         commandName: "loss",
         abstract: "Compute softmax cross-entropy of logits from a file, as PyTorch's cross_entropy does.")
 
-    @Option(help: "Logits (N, C): .npy (float32/float64, C order) or text/CSV, one row per line.")
+    @Option(help: "Logits (N, C): .npy (float16/float32/float64, C order) or text/CSV, one row per line. float16 logits stay 16-bit on the backend.")
     var logits: String
 
     @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")
@@ -20,8 +20,11 @@ struct LossCommand: ParsableCommand {
     @OptionGroup var loss: LossOptions
     @OptionGroup var backend: BackendOptions
 
-    @Option(help: "Write the gradient ∂loss/∂logits here as float32 .npy.")
+    @Option(help: "Write the gradient ∂loss/∂logits here as .npy, in --grad-dtype.")
     var gradOut: String?
+
+    @Option(help: "The gradient's storage: f32, f16 or bf16 (default: the logits', f32 unless they are a float16 .npy). bf16 is written to --grad-out as float32, which holds it exactly.")
+    var gradDtype: ElementType?
 
     @Option(help: "Write each row's predicted class (argmax, the first on ties) here as int64 .npy.")
     var predictionsOut: String?
@@ -74,8 +77,9 @@ struct LossCommand: ParsableCommand {
             target = .probabilities(t.matrix)
         }
         let compute = try backend.make()
-        let result = try compute.crossEntropy(logits: x, targets: target, options: options)
-        try gradientFile?.write(NumpyFile.data(result.gradient))
+        let gradientType = gradDtype ?? input.storage
+        let result = try compute.crossEntropy(logits: x, targets: target, options: options, storage: input.storage, gradientType: gradientType)
+        try gradientFile?.write(NumpyFile.data(result.gradient, as: gradientType))
         try predictionsFile?.write(NumpyFile.data(result.predictions.map(Int64.init)))
         if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {
             Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
@@ -101,7 +105,7 @@ struct LossCommand: ParsableCommand {
         }
         if options.zLoss > 0 { out.line("z part (included above): \(formatted(result.zLoss))") }
         if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the \(labels != nil ? "label" : "target's argmax"))") }
-        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), float32) written to \(gradOut)") }
+        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), \(gradientType == .f16 ? "float16" : "float32")) written to \(gradOut)") }
         if let predictionsOut { out.line("predictions (\(x.rows), int64) written to \(predictionsOut)") }
     }
 }

@@ -12,6 +12,8 @@ struct NumpyFile {
     var shape: [Int]
     var values: Values
     var path: String
+    /// `.f16` for a float16 file (`<f2`), whose values the backends can keep 16-bit; else `.f32`.
+    var storage: ElementType = .f32
 
     var name: String { (path as NSString).lastPathComponent }
 
@@ -55,7 +57,7 @@ struct NumpyFile {
         }
         let endian = dtype.first!, kind = dtype.dropFirst().first!
         let bigEndian = endian == ">"
-        guard (1...8).contains(size) else { throw InputError("\(name): dtype \(dtype) is not supported; use float32, float64 or an integer type") }
+        guard (1...8).contains(size) else { throw InputError("\(name): dtype \(dtype) is not supported; use float16, float32, float64 or an integer type") }
         let start = headerStart + headerLength
         let available = bytes.count - start
         // Overflow-safe: a header may claim any shape; the data that follows must back it.
@@ -73,6 +75,7 @@ struct NumpyFile {
         }
         let values: Values
         switch (kind, size) {
+        case ("f", 2): values = .floats((0..<count).map { Double(Float16(bitPattern: UInt16(truncatingIfNeeded: raw($0)))) })
         case ("f", 4): values = .floats((0..<count).map { Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw($0)))) })
         case ("f", 8): values = .floats((0..<count).map { Double(bitPattern: raw($0)) })
         case ("i", 1), ("i", 2), ("i", 4), ("i", 8):
@@ -84,9 +87,9 @@ struct NumpyFile {
                 return v
             })
         default:
-            throw InputError("\(name): dtype \(dtype) is not supported; use float32, float64 or an integer type")
+            throw InputError("\(name): dtype \(dtype) is not supported; use float16, float32, float64 or an integer type")
         }
-        return NumpyFile(shape: shape, values: values, path: path)
+        return NumpyFile(shape: shape, values: values, path: path, storage: (kind, size) == ("f", 2) ? .f16 : .f32)
     }
 
     /// A float matrix: 2-D arrays as they are, 1-D arrays as one column when `allowVector`.
@@ -111,10 +114,16 @@ struct NumpyFile {
         }
     }
 
-    /// A float32 matrix as a version 1.0 `.npy` file.
-    static func data(_ m: Matrix) -> Data {
-        var data = header(descr: "<f4", shape: "(\(m.rows), \(m.cols))")
-        m.storage.withUnsafeBytes { data.append(contentsOf: $0) }
+    /// A matrix as a version 1.0 `.npy` file of float32, or of float16 (`<f2`, each value rounded to
+    /// nearest even). bfloat16 has no numpy dtype: it is written as float32, which holds it exactly.
+    static func data(_ m: Matrix, as type: ElementType = .f32) -> Data {
+        guard type == .f16 else {
+            var data = header(descr: "<f4", shape: "(\(m.rows), \(m.cols))")
+            m.storage.withUnsafeBytes { data.append(contentsOf: $0) }
+            return data
+        }
+        var data = header(descr: "<f2", shape: "(\(m.rows), \(m.cols))")
+        m.storage.map { Float16($0).bitPattern }.withUnsafeBytes { data.append(contentsOf: $0) }
         return data
     }
 

@@ -92,4 +92,53 @@ import TestSupport
         #expect(params.map { $0["value"] ?? "" } == ["5", "0.001"], "\(params)")
         #expect(try store.metrics(1, key: "train_loss").allSatisfy { ($0.value ?? .nan) > 0 })
     }
+
+    /// A float16 `.npy` stays 16-bit on the backend, and its gradient comes back as float16 (or as
+    /// float32 with `--grad-dtype f32`), each entry within one float16 ulp of the float64 result.
+    @Test func float16LogitsGiveAFloat16Gradient() throws {
+        let files = try TestFiles()
+        var rng = SeededGenerator(seed: 21)
+        let (n, c) = (17, 300)
+        let logits = RandomData.logits(n, c, scale: 6, &rng).storage.map { Float(Float16($0)) }
+        let labels = RandomData.labels(n, classes: c, &rng)
+        let halfBytes = logits.map { Float16($0).bitPattern }.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }
+        try files.bytes("f.npy", TestFiles.npy(descr: "<f2", shape: [n, c], payload: halfBytes))
+        try files.bytes("y.npy", TestFiles.npy(descr: "<i8", shape: [n], payload: TestFiles.int64LE(labels.map(Int64.init))))
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: n, cols: c, storage: logits.map(Double.init)),
+                                                  targets: .classIndices(labels))
+        for (extra, descr) in [([String](), "<f2"), (["--grad-dtype", "f32"], "<f4")] {
+            let r = CommandRunner.run(["loss", "--logits", files.path("f.npy"), "--labels", files.path("y.npy"), "--backend", "swift",
+                                       "--grad-out", files.path("g.npy"), "--json"] + extra)
+            try #require(r.exitCode == 0, "\(r.standardError)")
+            let out = try JSONDecoder().decode(LossOutput.self, from: Data(r.standardOutput.utf8))
+            #expect(abs(out.loss - want.loss) <= 2e-5 * want.loss)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: files.path("g.npy")))
+            #expect(String(decoding: bytes.prefix(128), as: UTF8.self).contains("'descr': '\(descr)'"))
+            let size = descr == "<f2" ? 2 : 4
+            let got: [Double] = bytes.suffix(n * c * size).withUnsafeBytes { raw in
+                (0..<(n * c)).map { i in
+                    size == 2 ? Double(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                              : Double(raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+                }
+            }
+            let worst = zip(got, want.gradient.storage).map { abs($0 - $1) / Double(Float16(Float(abs($1))).ulp) }.max() ?? 0
+            #expect(worst <= (size == 2 ? 1 : 0.01), "\(descr): worst error \(worst) float16 ulps")
+        }
+    }
+
+    struct DtypeRow: Decodable { var op: String; var check: String; var bytes: Int; var elementsPerSecond: Double? }
+
+    @Test func benchTimesSixteenBitStorage() throws {
+        for dtype in ["f16", "bf16"] {
+            let r = CommandRunner.run(["bench", "--backend", "swift", "--shapes", "64x10,8x3000", "--dtype", dtype,
+                                       "--repeat", "2", "--warmup", "0", "--no-record", "--json"])
+            try #require(r.exitCode == 0, "\(r.standardError)")
+            let rows = try JSONDecoder().decode([DtypeRow].self, from: Data(r.standardOutput.utf8))
+            #expect(Set(rows.map(\.op)) == ["copy-\(dtype)", "xent-\(dtype)"])
+            #expect(rows.allSatisfy { $0.check == "ok" && ($0.elementsPerSecond ?? 0) > 0 }, "\(rows)")
+            #expect(rows.filter { $0.op.hasPrefix("xent") }.map(\.bytes).sorted() == [2 * 2 * 640, 2 * 2 * 24000], "true bytes: 2 of each")
+        }
+        let refused = CommandRunner.run(["bench", "--op", "linear", "--dtype", "bf16", "--no-record"])
+        #expect(refused.exitCode != 0 && refused.standardError.contains("--dtype bf16 applies to --op xent"))
+    }
 }
