@@ -47,6 +47,7 @@ public enum ReferenceCrossEntropy {
         let w: [Double] = options.classWeights?.map(Double.init) ?? [Double](repeating: 1, count: c)
         var p = DoubleMatrix(rows: n, cols: c)
         var lse = [Double](repeating: 0, count: n)
+        var rowMax = [Double](repeating: 0, count: n), logSum = [Double](repeating: 0, count: n)
         for i in 0..<n {
             // m = max_j f_ij, for stability only: it cancels in p and L.
             var m = -Double.infinity
@@ -56,6 +57,8 @@ public enum ReferenceCrossEntropy {
             for j in 0..<c { s += exp(logits[i, j] - m) }
             // log Σ_j exp(f_ij) = m + log s
             lse[i] = m + log(s)
+            rowMax[i] = m
+            logSum[i] = log(s)
             // p_ij = exp(f_ij − m) / s
             for j in 0..<c { p[i, j] = exp(logits[i, j] - m) / s }
         }
@@ -103,8 +106,9 @@ public enum ReferenceCrossEntropy {
         for i in 0..<n where rowCounts[i] {
             var total = 0.0
             for j in 0..<c {
-                // −log p_ij = lse_i − f_ij
-                rowLosses[i] += t[i, j] * (lse[i] - logits[i, j])
+                // −log p_ij = lse_i − f_ij = (m_i − f_ij) + log s_i: summed in this order, since
+                // m_i + log s_i − f_ij would round away log s_i for logits of 1e15 and beyond.
+                rowLosses[i] += t[i, j] * ((rowMax[i] - logits[i, j]) + logSum[i])
                 total += t[i, j]
             }
             // z_i = λ·lse_i², ∂z_i/∂f_ij = 2λ·lse_i·p_ij
