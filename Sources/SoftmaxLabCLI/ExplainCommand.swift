@@ -49,6 +49,10 @@ struct ExplainCommand: ParsableCommand {
         var gradientMaxDifference: Double
         var finiteDifferenceJacobian: [[Double]]
         var jacobianMaxDifference: Double
+        /// ∂L/∂p_k by central differences of L(p) = −log p_y (step 1e-6·p_k; p_k moved alone).
+        var finiteDifferenceLossGradientWrtProbabilities: [Double]
+        /// Relative: ∂L/∂p_y = −1/p_y is as large as 1/p_y.
+        var lossGradientWrtProbabilitiesRelativeDifference: Double
         /// Components that differences cannot check, said instead: where f_j's own float spacing
         /// forces a step 100× the one its scale asks for, where L's rounding (|L|·2^-52) over the
         /// step is beyond the tolerance, or where L itself is beyond float64's range.
@@ -122,14 +126,23 @@ struct ExplainCommand: ParsableCommand {
         }
         let resolvable = (0..<c).filter { !unresolvable.contains($0) }
         let gradientDifference = resolvable.map { abs(gradient[$0] - numeric[$0]) }.max() ?? 0
+        // L as a function of p alone is −log p_y: each p_k moved by its own small step.
+        let numericDLdp = (0..<c).map { k -> Double in
+            let h = 1e-6 * Swift.max(p[k], 1e-300)
+            func lossOfP(_ q: Double) -> Double { k == y ? -Foundation.log(q) : -Foundation.log(p[y]) }
+            return (lossOfP(p[k] + h) - lossOfP(p[k] - h)) / (2 * h)
+        }
+        let dLdpDifference = p[y] > 0 ? abs(numericDLdp[y] - dLdp[y]) * p[y] : 0
         let jacobianDifference = resolvable.flatMap { j in (0..<c).map { k in abs(jacobian[k][j] - numericJacobian[k][j]) } }.max() ?? 0
         var e = Explanation(
             logits: f, label: y, max: m, shifted: shifted, exponentials: exps, sum: s, probabilities: p, loss: loss,
             gradient: gradient, jacobian: jacobian, lossGradientWrtProbabilities: dLdp, chainRuleGradient: chain,
             finiteDifferenceSteps: steps, finiteDifferenceStep: steps.max() ?? 0, finiteDifferenceGradient: numeric,
             gradientMaxDifference: gradientDifference, finiteDifferenceJacobian: numericJacobian, jacobianMaxDifference: jacobianDifference,
+            finiteDifferenceLossGradientWrtProbabilities: numericDLdp, lossGradientWrtProbabilitiesRelativeDifference: dLdpDifference,
             unresolvableComponents: unresolvable,
-            checksPassed: gradientDifference <= tolerance && jacobianDifference <= tolerance, tolerance: tolerance)
+            checksPassed: gradientDifference <= tolerance && jacobianDifference <= tolerance && dLdpDifference <= tolerance,
+            tolerance: tolerance)
         if let x {
             // ∂L/∂W_dk = x_d·∂L/∂f_k, checked by perturbing W around W = 0, b = f (so x·W + b = f).
             e.x = x
@@ -271,6 +284,7 @@ struct ExplainCommand: ParsableCommand {
         out.line("    input's scale: h_j = 1e-5·max(1, |f_j − m|); tolerance \(n(e.tolerance)):")
         func verdict(_ d: Double, _ scale: Double = 1) -> String { d <= e.tolerance * scale ? "ok" : "FAILED" }
         out.line("      J = ∂p/∂f: max |analytic − numeric| = \(n(e.jacobianMaxDifference))  \(verdict(e.jacobianMaxDifference))")
+        out.line("      ∂L/∂p:     |analytic − numeric|·p_y  = \(n(e.lossGradientWrtProbabilitiesRelativeDifference))  \(verdict(e.lossGradientWrtProbabilitiesRelativeDifference))")
         out.line("      ∂L/∂f:     max |analytic − numeric| = \(n(e.gradientMaxDifference))  \(verdict(e.gradientMaxDifference))")
         if let d = e.weightGradientMaxDifference {
             out.line("      ∂L/∂W:     max |analytic − numeric| = \(n(d))  \(verdict(d, max(1, e.x!.map(abs).max() ?? 1)))")

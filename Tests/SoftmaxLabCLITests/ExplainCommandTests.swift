@@ -68,6 +68,7 @@ import Testing
         var chainRuleGradient: [Double]
         var finiteDifferenceJacobian: [[Double]]
         var jacobianMaxDifference: Double
+        var finiteDifferenceLossGradientWrtProbabilities: [Double]
         var checksPassed: Bool
         var weightGradient: [[Double]]?
     }
@@ -96,6 +97,8 @@ import Testing
             #expect(abs(e.chainRuleGradient[k] - oracle.gradient[0, k]) <= 1e-12, "C = \(c): chain rule at \(k)")
             #expect(abs(e.gradient[k] - oracle.gradient[0, k]) <= 1e-12)
             #expect(e.lossGradientWrtProbabilities[k] == (k == y ? -1 / e.probabilities[y] : 0))
+            let numeric = e.finiteDifferenceLossGradientWrtProbabilities[k]
+            #expect(abs(numeric - e.lossGradientWrtProbabilities[k]) <= 1e-6 / e.probabilities[y], "C = \(c): numeric ∂L/∂p_\(k) = \(numeric)")
             for d in 0..<3 { #expect(abs(e.weightGradient![d][k] - x[d] * oracle.gradient[0, k]) <= 1e-12) }
         }
         #expect(e.checksPassed && e.jacobianMaxDifference < 1e-7)
