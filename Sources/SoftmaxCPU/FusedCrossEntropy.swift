@@ -73,6 +73,12 @@ enum FusedCrossEntropy {
         return runTiled(storage, rows: n, targets: targets, k, out, map: Uncapped())
     }
 
+    /// Whether class-index rows of this length go 16 at a time through the lanes kernel.
+    static func usesLanes(_ targets: TargetPointers, classes c: Int) -> Bool {
+        if case .classIndices = targets { return LanesKernels.classRange.contains(c) }
+        return false
+    }
+
     /// Rows per tile of the 16-bit path: 16 (a lanes block) for small C, else about 16k floats.
     static func tileRows(classes c: Int) -> Int {
         LanesKernels.classRange.contains(c) ? Swift.max(vecWidth, 16384 / c / vecWidth * vecWidth) : Swift.max(1, 16384 / c)
@@ -98,8 +104,7 @@ enum FusedCrossEntropy {
         let tasks = Parallel.taskCount(tiles, minimum: Swift.max(1, 32768 / Swift.max(c * rowsPerTile, 1)))
         let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
         defer { tasksResult.deallocate() }
-        let useLanes: Bool
-        if case .classIndices = targets { useLanes = LanesKernels.classRange.contains(c) } else { useLanes = false }
+        let useLanes = usesLanes(targets, classes: c)
         Parallel.forEach(tiles, tasks: tasks) { task, tileRange in
             let f = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c)
             let g = wantGradient ? UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c) : nil
@@ -134,8 +139,7 @@ enum FusedCrossEntropy {
         }
 
         // Rows are handed out in blocks of 16 so the lanes kernel always sees whole blocks.
-        let useLanes: Bool
-        if case .classIndices = targets { useLanes = LanesKernels.classRange.contains(c) } else { useLanes = false }
+        let useLanes = usesLanes(targets, classes: c)
         let granule = useLanes ? vecWidth : 1
         let units = (n + granule - 1) / granule
         let minimumUnits = Swift.max(1, 32768 / Swift.max(c * granule, 1))

@@ -191,7 +191,7 @@ struct BenchCommand: ParsableCommand {
                     copy = try runner.copy(shape)
                 } catch let error as SoftmaxError where dtype != .f32 {
                     // A backend without 16-bit buffers: said in its row, the others still run.
-                    results.append(BenchmarkResult(op: "xent" + extended.opSuffix + "-\(dtype.rawValue)", shape: shape.description,
+                    results.append(BenchmarkResult(op: runner.xentOpName, shape: shape.description,
                                                    backend: compute.name, device: compute.deviceName, bytes: 0, flops: 0,
                                                    check: "unsupported: \(error)"))
                     continue

@@ -41,6 +41,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
     var elementType = ElementType.f32
 
     private var typeSuffix: String { elementType == .f32 ? "" : "-\(elementType.rawValue)" }
+    /// The fused op's name in results and the store: "xent", "xent+softcap-bf16", …
+    var xentOpName: String { xentName + typeSuffix }
     /// Rows checked against the oracle: first, last and a few in between.
     func sampledRows(_ n: Int, _ rng: inout SeededGenerator) -> [Int] {
         Array(Set([0, n - 1] + (0..<6).map { _ in Int.random(in: 0..<n, using: &rng) })).sorted()
@@ -99,7 +101,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
         let gradient = try backend.makeBuffer(rows: n, cols: c, elementType: type)
         let bytes = 2 * type.bytes * n * c
-        let name = xentName + typeSuffix
+        let name = xentOpName
         // A 16-bit gradient is off by its own rounding: half a unit in the last place (2^-11 of f16, 2^-8 of
         // bf16), and f16's below 2^-14 by half its subnormal spacing 2^-24, which the ×N magnifies.
         let storageRounding: Double = switch type { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
