@@ -44,7 +44,8 @@ let package = Package(
                 plugins: ["EmbedFiles"]),
         .target(name: "SoftmaxOpenCL", dependencies: ["SoftmaxCore", "COpenCL", "SoftmaxKernels"]),
         .target(name: "SoftmaxTraining", dependencies: ["SoftmaxCore"], exclude: ["Data"], plugins: ["EmbedFiles"]),
-        .target(name: "ExperimentStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "CLibPQ", path: "Sources/CLibPQ"),
+        .target(name: "ExperimentStore", dependencies: ["CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "SoftmaxLabCLI",
             dependencies: [
@@ -61,7 +62,7 @@ let package = Package(
         .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL",
+        .target(name: "TestSupport", dependencies: ["SoftmaxCore", "SoftmaxReference", "SoftmaxCPU", "SoftmaxOpenCL", "ExperimentStore",
                                                  .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxReference", "TestSupport"]),
         .testTarget(name: "CrossEntropyTests", dependencies: ["SoftmaxCPU", "SoftmaxReference", "TestSupport"],

@@ -5,8 +5,11 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
 
     public let description: String
     public let reason: Reason?
-    public init(_ description: String, reason: Reason? = nil) {
+    /// The hub's SQLSTATE code, for a statement PostgreSQL refused.
+    public let sqlState: String?
+    public init(_ description: String, reason: Reason? = nil, sqlState: String? = nil) {
         self.description = description
         self.reason = reason
+        self.sqlState = sqlState
     }
 }

@@ -3,12 +3,12 @@ import ExperimentStore
 import Foundation
 import SoftmaxCore
 
-/// `softmax-lab runs list | show | compare | export`: the store, read back.
+/// `softmax-lab runs list | show | compare | export | merge | push | pull`: the store, read back and gathered.
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List, show, compare and export recorded runs.",
-        subcommands: [List.self, Show.self, Compare.self, Export.self])
+        subcommands: [List.self, Show.self, Compare.self, Export.self, Merge.self, Push.self, Pull.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The latest runs, one line each (the run_summary view).")

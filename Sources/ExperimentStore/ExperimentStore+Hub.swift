@@ -1,0 +1,245 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// `runs push` and `runs pull`: the exact, repeatable copy of runs between this store and a shared
+/// PostgreSQL hub (`HubSchema`), with the rules of `merge`: runs by uuid, devices by identity, ids
+/// re-mapped, one transaction per run (a push killed midway leaves whole runs only, and the next
+/// push copies the rest), a run with the same uuid and other content reported and left alone, a
+/// run still running skipped.
+extension ExperimentStore {
+    /// Which of the hub's runs `pull` copies; `nil` is any.
+    public struct PullFilter: Sendable {
+        /// Any part of a device's name (any case; the run's device or one its timings used), or the
+        /// host the run ran on (whole).
+        public var device: String?
+        /// Runs started at or after this ISO-8601 date or time (UTC).
+        public var since: String?
+        public var kind: RunRecord.Kind?
+        public init(device: String? = nil, since: String? = nil, kind: RunRecord.Kind? = nil) {
+            self.device = device
+            self.since = since
+            self.kind = kind
+        }
+    }
+
+    static let deviceColumns = DeviceIdentity.columns + ["vendor", "type", "compute_units", "clock_mhz", "global_memory_bytes",
+                                                         "local_memory_bytes", "max_work_group_size", "copy_bandwidth_gbs", "first_seen_at"]
+
+    public func push(to address: HubAddress) throws -> RunCopyReport {
+        let hub = try PostgresConnection(address)
+        try HubSchema.prepare(hub, create: true)
+        var report = RunCopyReport(source: path, target: address.description)
+        let runs = try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, uuid, status FROM runs ORDER BY id").map { (id: $0[0] as Int64, uuid: $0[1] as String, status: $0[2] as String) }
+        }
+        for run in runs {
+            if run.status == RunStatus.running.rawValue {
+                report.skipped.append(.init(uuid: run.uuid, sourceId: run.id, reason: "run \(run.id) is still running in \(path)"))
+                continue
+            }
+            try push(run.id, uuid: run.uuid, hub, into: &report)
+        }
+        return report
+    }
+
+    private func push(_ id: Int64, uuid: String, _ hub: PostgresConnection, into report: inout RunCopyReport) throws {
+        if let existing = try hub.execute("SELECT id FROM runs WHERE uuid = $1", [uuid]).first?.first?.integer {
+            return try compare(local: id, hub: existing, hub, uuid: uuid, localIsSource: true, into: &report)
+        }
+        let parts = try read { db in
+            func rows(_ sql: String) throws -> [[SQLValue]] {
+                try Row.fetchAll(db, sql: sql, arguments: [id]).map { $0.databaseValues.map(SQLValue.init) }
+            }
+            return (run: try rows("SELECT \(RunFingerprint.runColumns.joined(separator: ", ")), device_id FROM runs WHERE id = ?")[0],
+                    devices: try rows("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = ?1 UNION SELECT device_id FROM timings WHERE run_id = ?1)"),
+                    params: try rows("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"),
+                    timings: try rows("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = ? ORDER BY id"))
+        }
+        try hub.execute("BEGIN")
+        do {
+            var mapped: [SQLValue: SQLValue] = [.null: .null]
+            for device in parts.devices { mapped[device[0]] = .int(try hubDevice(Array(device.dropFirst()), hub)) }
+            let runValues = parts.run.dropLast() + [mapped[parts.run.last!] ?? .null]
+            let runColumns = RunFingerprint.runColumns + ["device_id"]
+            guard let hubId = try hub.execute("INSERT INTO runs (\(runColumns.joined(separator: ", "))) VALUES (\(Self.placeholders(runColumns.count))) ON CONFLICT (uuid) DO NOTHING RETURNING id",
+                                              runValues.map(\.parameter)).first?.first?.integer else {
+                // Another push copied it since the check above.
+                try hub.execute("ROLLBACK")
+                let existing = try hub.execute("SELECT id FROM runs WHERE uuid = $1", [uuid]).first?.first?.integer ?? -1
+                return try compare(local: id, hub: existing, hub, uuid: uuid, localIsSource: true, into: &report)
+            }
+            for param in parts.params {
+                try hub.execute("INSERT INTO params (run_id, key, value) VALUES ($1, $2, $3)", ["\(hubId)", param[0].parameter, param[1].parameter])
+            }
+            let rows = try sendMetrics(of: id, as: hubId, hub)
+            let timingColumns = ["run_id", "device_id"] + RunFingerprint.timingColumns
+            for timing in parts.timings {
+                try hub.execute("INSERT INTO timings (\(timingColumns.joined(separator: ", "))) VALUES (\(Self.placeholders(timingColumns.count)))",
+                                ["\(hubId)", (mapped[timing[0]] ?? .null).parameter] + timing.dropFirst().map(\.parameter))
+            }
+            try hub.execute("COMMIT")
+            report.copied.append(.init(uuid: uuid, sourceId: id, id: hubId, metricRows: rows))
+        } catch {
+            _ = try? hub.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The hub's id of a device (given as `deviceColumns` values), found by identity or inserted.
+    private func hubDevice(_ values: [SQLValue], _ hub: PostgresConnection) throws -> Int64 {
+        let parameters = values.map(\.parameter)
+        try hub.execute("INSERT INTO devices (\(Self.deviceColumns.joined(separator: ", "))) VALUES (\(Self.placeholders(values.count))) ON CONFLICT (\(DeviceIdentity.columns.joined(separator: ", "))) DO NOTHING", parameters)
+        let match = DeviceIdentity.columns.enumerated().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: " AND ")
+        guard let id = try hub.execute("SELECT id FROM devices WHERE \(match)", Array(parameters.prefix(DeviceIdentity.columns.count))).first?.first?.integer else {
+            throw StoreError("\(hub.address): a device row could not be found or added")
+        }
+        return id
+    }
+
+    /// Streams the run's metric rows to the hub with one COPY, read straight from SQLite's statement
+    /// (100,000 rows are a few megabytes of text, sent in 1 MiB pieces).
+    private func sendMetrics(of id: Int64, as hubId: Int64, _ hub: PostgresConnection) throws -> Int64 {
+        try read { db in
+            let statement = try db.makeStatement(sql: "SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = ? ORDER BY id")
+            try statement.setArguments([id])
+            let sql = statement.sqliteStatement
+            defer { sqlite3_reset(sql) }
+            var count: Int64 = 0
+            try hub.copyIn("COPY metrics (run_id, key, step, epoch, value, recorded_at) FROM STDIN") { send in
+                var buffer: [UInt8] = []
+                buffer.reserveCapacity(1 << 20 + 4096)
+                let prefix = Array("\(hubId)\t".utf8)
+                func text(_ column: Int32) {
+                    guard let bytes = sqlite3_column_text(sql, column) else { return buffer.append(contentsOf: [92, 78]) }  // \N
+                    CopyText.escape(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(sql, column))), into: &buffer)
+                }
+                func integer(_ column: Int32) {
+                    if sqlite3_column_type(sql, column) == SQLITE_NULL { return buffer.append(contentsOf: [92, 78]) }
+                    buffer.append(contentsOf: String(sqlite3_column_int64(sql, column)).utf8)
+                }
+                while true {
+                    let code = sqlite3_step(sql)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw StoreError("\(path): reading metrics failed (\(String(cString: sqlite3_errmsg(sqlite3_db_handle(sql)))))")
+                    }
+                    buffer.append(contentsOf: prefix)
+                    text(0); buffer.append(9)
+                    integer(1); buffer.append(9)
+                    integer(2); buffer.append(9)
+                    if sqlite3_column_type(sql, 3) == SQLITE_NULL { buffer.append(contentsOf: [92, 78]) } else {
+                        buffer.append(contentsOf: (SQLValue.double(sqlite3_column_double(sql, 3)).parameter ?? "").utf8)
+                    }
+                    buffer.append(9)
+                    text(4); buffer.append(10)
+                    count += 1
+                    if buffer.count >= 1 << 20 {
+                        try buffer.withUnsafeBytes(send)
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+                try buffer.withUnsafeBytes(send)
+            }
+            return count
+        }
+    }
+
+    public func pull(from address: HubAddress, filter: PullFilter = PullFilter()) throws -> RunCopyReport {
+        let hub = try PostgresConnection(address)
+        try HubSchema.prepare(hub, create: false)
+        var report = RunCopyReport(source: address.description, target: path)
+        var conditions: [String] = [], parameters: [String?] = []
+        if let kind = filter.kind {
+            parameters.append(kind.rawValue)
+            conditions.append("r.kind = $\(parameters.count)")
+        }
+        if let since = filter.since {
+            parameters.append(since)
+            conditions.append("r.started_at >= $\(parameters.count)")
+        }
+        if let device = filter.device {
+            parameters.append(device)
+            let n = parameters.count
+            conditions.append("(r.host = $\(n) OR strpos(lower(d.name), lower($\(n))) > 0 OR EXISTS (SELECT 1 FROM timings t JOIN devices e ON e.id = t.device_id WHERE t.run_id = r.id AND strpos(lower(e.name), lower($\(n))) > 0))")
+        }
+        let runs = try hub.execute("SELECT r.id, r.uuid, r.status FROM runs r LEFT JOIN devices d ON d.id = r.device_id \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")) ORDER BY r.id", parameters)
+        for run in runs {
+            let (id, uuid) = (run[0].integer!, run[1].text)
+            if run[2].text == RunStatus.running.rawValue {
+                report.skipped.append(.init(uuid: uuid, sourceId: id, reason: "run \(id) is still running in the hub"))
+                continue
+            }
+            try pull(id, uuid: uuid, hub, into: &report)
+        }
+        return report
+    }
+
+    private func pull(_ hubId: Int64, uuid: String, _ hub: PostgresConnection, into report: inout RunCopyReport) throws {
+        if let existing = try read({ try Int64.fetchOne($0, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [uuid]) }) {
+            return try compare(local: existing, hub: hubId, hub, uuid: uuid, localIsSource: false, into: &report)
+        }
+        // Everything is fetched before the local write transaction, so local writers never wait on the network.
+        let key = ["\(hubId)"]
+        let run = try hub.execute("SELECT \(RunFingerprint.runColumns.joined(separator: ", ")), device_id FROM runs WHERE id = $1", key)[0]
+        let devices = try hub.execute("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = $1 UNION SELECT device_id FROM timings WHERE run_id = $1)", key)
+        let params = try hub.execute("SELECT key, value FROM params WHERE run_id = $1 ORDER BY key", key)
+        let timings = try hub.execute("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = $1 ORDER BY id", key)
+        var metrics: [MetricRecord] = []
+        try hub.copyOut("COPY (SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = \(hubId) ORDER BY id) TO STDOUT") { line in
+            metrics.append(try CopyText.metric(line, hub: hub))
+        }
+        let copied: Int64? = try write { db in
+            if try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [uuid]) != nil { return nil }
+            var mapped: [SQLValue: DatabaseValue] = [.null: .null]
+            let list = Self.deviceColumns.joined(separator: ", ")
+            let match = DeviceIdentity.columns.map { "\($0) = ?" }.joined(separator: " AND ")
+            for device in devices {
+                let values = StatementArguments(device.dropFirst().map(\.databaseValue))
+                try db.execute(sql: "INSERT INTO devices (\(list)) VALUES (\(Self.questionMarks(Self.deviceColumns.count))) ON CONFLICT DO NOTHING", arguments: values)
+                let identity = StatementArguments(device[1...DeviceIdentity.columns.count].map(\.databaseValue))
+                mapped[device[0]] = try Int64.fetchOne(db, sql: "SELECT id FROM devices WHERE \(match)", arguments: identity)?.databaseValue ?? .null
+            }
+            let runColumns = RunFingerprint.runColumns + ["device_id"]
+            try db.execute(sql: "INSERT INTO runs (\(runColumns.joined(separator: ", "))) VALUES (\(Self.questionMarks(runColumns.count)))",
+                           arguments: StatementArguments(run.dropLast().map(\.databaseValue) + [mapped[run.last!] ?? .null]))
+            let id = db.lastInsertedRowID
+            for param in params {
+                try db.execute(sql: "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", arguments: [id, param[0].databaseValue, param[1].databaseValue])
+            }
+            for i in metrics.indices { metrics[i].runId = id }
+            try Self.insert(metrics, db)
+            let timingColumns = ["run_id", "device_id"] + RunFingerprint.timingColumns
+            for timing in timings {
+                try db.execute(sql: "INSERT INTO timings (\(timingColumns.joined(separator: ", "))) VALUES (\(Self.questionMarks(timingColumns.count)))",
+                               arguments: StatementArguments([id.databaseValue, mapped[timing[0]] ?? .null] + timing.dropFirst().map(\.databaseValue)))
+            }
+            report.copied.append(.init(uuid: uuid, sourceId: hubId, id: id, metricRows: Int64(metrics.count)))
+            return id
+        }
+        if copied == nil, let existing = try read({ try Int64.fetchOne($0, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [uuid]) }) {
+            try compare(local: existing, hub: hubId, hub, uuid: uuid, localIsSource: false, into: &report)
+        }
+    }
+
+    /// Compares the run in this store with the hub's run of the same uuid, as `merge` does.
+    private func compare(local: Int64, hub hubId: Int64, _ hub: PostgresConnection, uuid: String, localIsSource: Bool,
+                         into report: inout RunCopyReport) throws {
+        let mine = try read { db in try Self.fingerprint(db, schema: "main.", run: local) }
+        let q = RunFingerprint.queries()
+        let key = ["\(hubId)"]
+        let theirs = RunFingerprint(run: try hub.execute(q.run, key).first ?? [], params: try hub.execute(q.params, key),
+                                    metrics: try hub.execute(q.metrics, key).first ?? [], timings: try hub.execute(q.timings, key))
+        let (source, target) = localIsSource ? (mine, theirs) : (theirs, mine)
+        let differences = source.differences(from: target)
+        if differences.isEmpty {
+            report.alreadyPresent += 1
+        } else {
+            report.conflicts.append(.init(uuid: uuid, sourceId: localIsSource ? local : hubId, targetId: localIsSource ? hubId : local,
+                                          differences: differences))
+        }
+    }
+
+    static func placeholders(_ n: Int) -> String { (1...n).map { "$\($0)" }.joined(separator: ", ") }
+    static func questionMarks(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
+}

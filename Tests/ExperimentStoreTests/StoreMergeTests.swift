@@ -1,0 +1,135 @@
+import ExperimentStore
+import Foundation
+import GRDB
+import Testing
+
+/// A store's runs without its ids: per uuid, the run's columns, its device's identity, params,
+/// metrics in order and timings with their devices. Two stores hold the same runs exactly when
+/// their dumps are equal; written with its own queries, not the merge's.
+func storeDump(_ path: String) throws -> [String: String] {
+    let db = try DatabaseQueue(path: path)
+    return try db.read { db in
+        let device = "COALESCE((SELECT backend || '|' || platform || '|' || name || '|' || driver_version || '|' || host FROM devices d WHERE d.id = x.device_id), '-')"
+        var dump: [String: String] = [:]
+        for run in try Row.fetchAll(db, sql: "SELECT x.*, \(device) AS dev FROM runs x") {
+            let id: Int64 = run["id"]
+            var lines = [run.columnNames.filter { $0 != "id" && $0 != "device_id" }.map { "\($0)=\(run[$0] as DatabaseValue)" }.joined(separator: ";")]
+            lines += try Row.fetchAll(db, sql: "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", arguments: [id]).map { "p \($0[0] as String)=\($0[1] as DatabaseValue)" }
+            lines += try Row.fetchAll(db, sql: "SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = ? ORDER BY id", arguments: [id])
+                .map { r in "m " + (0..<5).map { "\(r[$0] as DatabaseValue)" }.joined(separator: ",") }
+            lines += try Row.fetchAll(db, sql: "SELECT x.op, x.shape, x.median_ms, x.check_result, \(device) FROM timings x WHERE run_id = ? ORDER BY id", arguments: [id])
+                .map { r in "t " + (0..<5).map { "\(r[$0] as DatabaseValue)" }.joined(separator: ",") }
+            dump[run["uuid"]] = lines.joined(separator: "\n")
+        }
+        return dump
+    }
+}
+
+/// A store standing for one host: `runs` finished train runs with `metrics` rows each, and a bench
+/// run with timings on two devices, one of which (`shared`) every such store has.
+func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws -> ExperimentStore {
+    let store = try ExperimentStore(path: path)
+    let shared = try store.register(device: DeviceRecord(backend: "opencl", platform: "PoCL", name: "shared-gpu", driverVersion: "1", type: "GPU", host: "lab"))
+    let own = try store.register(device: DeviceRecord(backend: "swift", name: "cpu of \(host)", type: "CPU", copyBandwidthGbs: 20, host: host))
+    for r in 0..<runs {
+        var run = sampleRun(pid: nil, host: host)
+        run.deviceId = r % 2 == 0 ? own : shared
+        let id = try store.beginRun(run, params: ["epochs": "\(r + 1)", "host": host])
+        let rows = (0..<metrics).map { (i: Int) -> MetricRecord in
+            let value: Double? = i == 3 ? nil : Double(r) + 1 / Double(i + 1)
+            return MetricRecord(runId: id, key: i % 2 == 0 ? "train_loss" : "val_acc", step: i, epoch: i / 10, value: value)
+        }
+        try store.record(metrics: rows)
+        try store.finishRun(id, status: r == 1 ? .failed : .finished, error: r == 1 ? "diverged" : nil)
+    }
+    var bench = sampleRun(pid: nil, host: host)
+    bench.kind = .bench
+    let id = try store.beginRun(bench, params: [:])
+    try store.record(timings: [
+        TimingRecord(runId: id, op: "xent", shape: "8x10", backend: "swift", deviceId: own, samples: 5, minMs: 1, medianMs: 1.5, p90Ms: 2, maxMs: 2, bytes: 640, flops: nil, gbPerS: 0.4, gflopPerS: nil, percentOfBandwidth: nil),
+        TimingRecord(runId: id, op: "xent", shape: "8x10", backend: "opencl", deviceId: shared, samples: 5, minMs: 0.5, medianMs: 0.75, p90Ms: 1, maxMs: 1, bytes: 640, flops: nil, gbPerS: 0.8, gflopPerS: nil, percentOfBandwidth: nil),
+    ])
+    try store.finishRun(id, status: .finished)
+    return store
+}
+
+@Suite struct StoreMergeTests {
+    @Test func mergingCopiesEveryRunExactlyOnceWithIdsRemapped() throws {
+        let t = try TemporaryStore()
+        let a = try makeHostStore(t.folder.appendingPathComponent("a.sqlite").path, host: "laptop", runs: 3, metrics: 25)
+        let b = try makeHostStore(t.folder.appendingPathComponent("b.sqlite").path, host: "ci", runs: 2, metrics: 40)
+        let team = try ExperimentStore(path: t.path)
+        // The target has a run of its own, so ids in the sources collide with ids already used.
+        _ = try makeHostStore(t.path, host: "server", runs: 1, metrics: 5)
+        let own = try storeDump(t.path)
+
+        let first = try [a, b].map { try team.merge(from: $0) }
+        #expect(first.map(\.copied.count) == [4, 3])
+        #expect(first.map(\.alreadyPresent) == [0, 0])
+        #expect(first[0].copied.map(\.metricRows) == [25, 25, 25, 0])
+        let expected = own.merging(try storeDump(a.path)) { x, _ in x }.merging(try storeDump(b.path)) { x, _ in x }
+        let merged = try storeDump(t.path)
+        #expect(merged.count == 2 + 4 + 3)
+        #expect(merged == expected, "the target's runs differ from the union of the sources")
+        #expect(try team.query("PRAGMA foreign_key_check").isEmpty)
+        // Devices by identity: the shared GPU once, each host's CPU once.
+        #expect(try team.query("SELECT name FROM devices ORDER BY name").map { $0["name"]! } == ["cpu of ci", "cpu of laptop", "cpu of server", "shared-gpu"])
+
+        let counts = try team.query("SELECT (SELECT COUNT(*) FROM runs) AS r, (SELECT COUNT(*) FROM metrics) AS m, (SELECT COUNT(*) FROM params) AS p, (SELECT COUNT(*) FROM timings) AS t, (SELECT COUNT(*) FROM devices) AS d")
+        let again = try [a, b].map { try team.merge(from: $0) }
+        #expect(again.map(\.copied.count) == [0, 0])
+        #expect(again.map(\.alreadyPresent) == [4, 3])
+        #expect(again.allSatisfy { $0.conflicts.isEmpty && $0.skipped.isEmpty })
+        #expect(try team.query("SELECT (SELECT COUNT(*) FROM runs) AS r, (SELECT COUNT(*) FROM metrics) AS m, (SELECT COUNT(*) FROM params) AS p, (SELECT COUNT(*) FROM timings) AS t, (SELECT COUNT(*) FROM devices) AS d") == counts,
+                "merging the same store again added rows")
+        // Merged stores merge on: the team store into a fresh one reproduces it.
+        let copy = try ExperimentStore(path: t.folder.appendingPathComponent("copy.sqlite").path)
+        #expect(try copy.merge(from: team).copied.count == 9)
+        #expect(try storeDump(copy.path) == merged)
+    }
+
+    @Test func aRunWithTheSameUUIDAndOtherContentIsReportedNotOverwritten() throws {
+        let t = try TemporaryStore()
+        let a = try makeHostStore(t.folder.appendingPathComponent("a.sqlite").path, host: "laptop", runs: 2, metrics: 10)
+        let team = try ExperimentStore(path: t.path)
+        _ = try team.merge(from: a)
+        let before = try storeDump(t.path)
+        let edits = [
+            "UPDATE metrics SET value = value + 1e-6 WHERE id = (SELECT MIN(id) FROM metrics WHERE run_id = 1)",
+            "UPDATE runs SET status = 'interrupted' WHERE id = 2",
+            "UPDATE timings SET median_ms = 9 WHERE id = (SELECT MAX(id) FROM timings WHERE run_id = 3)",
+        ]
+        let writer = try DatabaseQueue(path: a.path)
+        for edit in edits { try writer.write { try $0.execute(sql: edit) } }
+        let report = try team.merge(from: a)
+        #expect(report.copied.isEmpty)
+        #expect(report.alreadyPresent == 0)
+        #expect(report.conflicts.map(\.sourceId) == [1, 2, 3])
+        #expect(report.conflicts[0].differences.first?.hasPrefix("metrics") == true, "\(report.conflicts[0].differences)")
+        #expect(report.conflicts[1].differences == ["status"])
+        #expect(report.conflicts[2].differences == ["timings"])
+        #expect(try storeDump(t.path) == before, "a conflict changed the target")
+    }
+
+    @Test func aRunStillRunningIsSkippedWithANoteAndCopiedOnceItEnds() throws {
+        let t = try TemporaryStore()
+        let a = try ExperimentStore(path: t.folder.appendingPathComponent("a.sqlite").path)
+        let id = try a.beginRun(sampleRun(), params: ["epochs": "3"])
+        try a.record(metrics: [MetricRecord(runId: id, key: "train_loss", step: 1, epoch: 1, value: 1)])
+        let team = try ExperimentStore(path: t.path)
+        let report = try team.merge(from: a)
+        #expect(report.copied.isEmpty)
+        #expect(report.skipped.map(\.sourceId) == [id])
+        #expect(report.skipped.first?.reason.contains("still running") == true)
+        #expect(try team.query("SELECT COUNT(*) AS n FROM runs").first?["n"] == "0")
+        try a.finishRun(id, status: .finished)
+        #expect(try team.merge(from: a).copied.map(\.metricRows) == [1])
+    }
+
+    @Test func aStoreIsNotMergedIntoItself() throws {
+        let t = try TemporaryStore()
+        let a = try ExperimentStore(path: t.path)
+        let same = try ExperimentStore(path: t.folder.appendingPathComponent("./store.sqlite").path)
+        #expect(throws: StoreError.self) { try a.merge(from: same) }
+    }
+}
