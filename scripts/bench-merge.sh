@@ -2,14 +2,21 @@
 # `runs merge` at scale: RUNS finished runs of ROWS metric rows each (default 100 × 100,000), merged
 # into an empty store, then merged again (which must add nothing). The peer, in the same run, is
 # SQLite itself copying the same metric rows with one INSERT … SELECT (what any SQL merge must at
-# least do). Prints the seconds and the ratio; usage: scripts/bench-merge.sh [RUNS] [ROWS]
+# least do). With HUB set to a PostgreSQL connection string (a database where a new database may be
+# created), also `runs push` of the same store into a new hub database, and `runs pull` of it into
+# an empty file, beside the peer psql's `\copy` of the same rows from sqlite3's CSV.
+# Prints the seconds and the ratios; usage: [HUB=postgres://…] scripts/bench-merge.sh [RUNS] [ROWS]
 set -euo pipefail
 runs=${1:-100}
 rows=${2:-100000}
 bin=${SOFTMAXLAB_BIN:-.build/release/softmax-lab}
+order="id, j"
+[ "${INTERLEAVE:-0}" = 1 ] && order="j, id"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# A store made by softmax-lab (schema and migrations), then filled with synthetic runs in SQL.
+# A store made by softmax-lab (schema and migrations), then filled with synthetic runs in SQL, each
+# run's rows together as one process writes them (INTERLEAVE=1 mixes the runs' rows row by row, as
+# if 100 processes had written at once: the worst case for reading one run).
 "$bin" train --dataset iris --epochs 1 --db "$work/src.sqlite" >/dev/null 2>&1
 sqlite3 "$work/src.sqlite" <<SQL
 BEGIN;
@@ -20,7 +27,7 @@ SELECT lower(hex(randomblob(16))), 'train', 'synthetic ' || i, 'finished', '2026
 INSERT INTO params (run_id, key, value) SELECT id, 'epochs', '1' FROM runs WHERE name LIKE 'synthetic %';
 WITH RECURSIVE s(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM s WHERE j < $rows - 1)
 INSERT INTO metrics (run_id, key, step, epoch, value, recorded_at)
-SELECT id, 'step_loss', j, j / 1000, 1.0 / (j + 1), '2026-12-01T00:00:30Z' FROM runs, s WHERE name LIKE 'synthetic %';
+SELECT id, 'step_loss', j, j / 1000, 1.0 / (j + 1), '2026-12-01T00:00:30Z' FROM runs, s WHERE name LIKE 'synthetic %' ORDER BY $order;
 COMMIT;
 SQL
 total=$(sqlite3 "$work/src.sqlite" "SELECT COUNT(*) FROM metrics")
@@ -35,4 +42,21 @@ echo "runs merge (first):  $merge s"
 echo "runs merge (again):  $again s"
 echo "peer, sqlite3 INSERT … SELECT of the same rows: $peer s"
 echo "merge / peer: $(echo "scale=2; $merge / $peer" | bc)"
+if [ -n "${HUB:-}" ]; then
+    name=softmaxlab_bench_$$
+    psql "$HUB" -qXc "CREATE DATABASE $name"
+    hub=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$HUB" "$name")
+    push=$(seconds "$bin" runs push --to "$hub" --db "$work/src.sqlite")
+    pull=$(seconds "$bin" runs pull --from "$hub" --db "$work/pulled.sqlite")
+    pulled=$(sqlite3 "$work/pulled.sqlite" "SELECT COUNT(*) FROM metrics")
+    psql "$hub" -qXc "CREATE TABLE peer_metrics (run_id BIGINT, key TEXT, step BIGINT, epoch BIGINT, value DOUBLE PRECISION, recorded_at TEXT)"
+    peer_push=$(seconds bash -c "sqlite3 -csv '$work/src.sqlite' 'SELECT run_id, key, step, epoch, value, recorded_at FROM metrics ORDER BY id' | psql '$hub' -qXc '\\copy peer_metrics FROM STDIN CSV'")
+    hubrows=$(psql "$hub" -AtXc "SELECT COUNT(*) FROM metrics")
+    psql "$HUB" -qXc "DROP DATABASE $name WITH (FORCE)"
+    echo "runs push:           $push s ($hubrows metric rows in the hub)"
+    echo "runs pull:           $pull s ($pulled metric rows pulled)"
+    echo "peer, sqlite3 -csv | psql \\copy of the same rows: $peer_push s"
+    echo "push / peer: $(echo "scale=2; $push / $peer_push" | bc)"
+    [ "$hubrows" = "$total" ] && [ "$pulled" = "$total" ] || { echo "error: rows lost in push or pull" >&2; exit 1; }
+fi
 [ "$copied" = "$total" ] || { echo "error: the target holds $copied metric rows, the source $total" >&2; exit 1; }

@@ -3,6 +3,10 @@
 /// other escapes PostgreSQL writes).
 enum CopyText {
     static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into buffer: inout [UInt8]) {
+        // Keys and times almost never hold these bytes: one scan, then one copy.
+        if !bytes.contains(where: { $0 == 92 || $0 == 9 || $0 == 10 || $0 == 13 }) {
+            return buffer.append(contentsOf: bytes)
+        }
         for byte in bytes {
             switch byte {
             case 92: buffer.append(contentsOf: [92, 92])

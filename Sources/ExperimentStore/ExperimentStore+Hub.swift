@@ -101,7 +101,7 @@ extension ExperimentStore {
     /// (100,000 rows are a few megabytes of text, sent in 1 MiB pieces).
     private func sendMetrics(of id: Int64, as hubId: Int64, _ hub: PostgresConnection) throws -> Int64 {
         try read { db in
-            let statement = try db.makeStatement(sql: "SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = ? ORDER BY id")
+            let statement = try db.makeStatement(sql: ExperimentStore.metricRowsInOrder(columns: "key, step, epoch, value, recorded_at"))
             try statement.setArguments([id])
             let sql = statement.sqliteStatement
             defer { sqlite3_reset(sql) }

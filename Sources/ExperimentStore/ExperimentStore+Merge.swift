@@ -19,7 +19,13 @@ extension ExperimentStore {
         try Self.translating(path, busyTimeout: busyTimeout) {
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [source.path])
-                defer { try? db.execute(sql: "DETACH DATABASE src") }
+                // Checkpoints every 40 MB of WAL rather than every 4 (SQLite's default), and a 64 MB
+                // page cache: a large merge spent a fifth of its time in checkpoints here.
+                try db.execute(sql: "PRAGMA main.wal_autocheckpoint = 10000; PRAGMA main.cache_size = -65536")
+                defer {
+                    try? db.execute(sql: "PRAGMA main.wal_autocheckpoint = 1000; PRAGMA main.cache_size = -2000")
+                    try? db.execute(sql: "DETACH DATABASE src")
+                }
                 for run in runs {
                     try db.inTransaction(.deferred) {
                         // A write first: it takes this store's lock (waiting, as writers here do)
@@ -64,8 +70,9 @@ extension ExperimentStore {
         let id = db.lastInsertedRowID
         try db.execute(sql: "INSERT INTO main.params (run_id, key, value) SELECT ?, key, value FROM src.params WHERE run_id = ?",
                        arguments: [id, sourceId])
-        try db.execute(sql: "INSERT INTO main.metrics (run_id, key, step, epoch, value, recorded_at) SELECT ?, key, step, epoch, value, recorded_at FROM src.metrics WHERE run_id = ? ORDER BY id",
-                       arguments: [id, sourceId])
+        try db.execute(sql: "INSERT INTO main.metrics (run_id, key, step, epoch, value, recorded_at) "
+                           + metricRowsInOrder(columns: "?2, key, step, epoch, value, recorded_at", schema: "src."),
+                       arguments: [sourceId, id])
         let metricRows = Int64(db.changesCount)
         let timingColumns = RunFingerprint.timingColumns.joined(separator: ", ")
         try db.execute(sql: "INSERT INTO main.timings (run_id, device_id, \(timingColumns)) SELECT ?, \(deviceMap), \(timingColumns) FROM src.timings WHERE run_id = ? ORDER BY id",
@@ -87,6 +94,18 @@ extension ExperimentStore {
         try db.execute(sql: "UPDATE main.devices SET copy_bandwidth_gbs = (SELECT copy_bandwidth_gbs FROM src.devices WHERE id = ?) WHERE id = ? AND copy_bandwidth_gbs IS NULL",
                        arguments: [id, mine])
         return mine
+    }
+
+    /// The SELECT of a run's metric rows (`?1` is the run's id) in recording order. Read as a range
+    /// of rowids found in the index (which holds them): in rowid order without sorting the run's rows,
+    /// and, since a run's rows are written together, without reading other runs' rows. Sorting made
+    /// half the time of a push here.
+    static func metricRowsInOrder(columns: String, schema: String = "") -> String {
+        """
+        SELECT \(columns) FROM \(schema)metrics
+        WHERE id BETWEEN (SELECT MIN(id) FROM \(schema)metrics WHERE run_id = ?1) AND (SELECT MAX(id) FROM \(schema)metrics WHERE run_id = ?1)
+          AND +run_id = ?1 ORDER BY id
+        """
     }
 
     /// A run's fingerprint read from the schema `schema` ("main." or an attached "src.").

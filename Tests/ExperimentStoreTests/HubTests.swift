@@ -95,6 +95,12 @@ struct HubTests {
         // The README's queries, as psql runs them against the hub.
         #expect(try hub.psql("SELECT kind, status FROM run_summary ORDER BY id") == ["train|finished", "train|failed", "bench|finished"])
         #expect(try hub.psql("SELECT op, shape, backend, device FROM bench_results ORDER BY median_ms") == ["xent|8x10|opencl|shared-gpu", "xent|8x10|swift|cpu of laptop"])
+        // The hub's set-based integrity: no metric rows without their run, a deleted run takes its rows.
+        #expect(throws: PSQLFailure.self) { try hub.psql("INSERT INTO metrics (run_id, key, recorded_at) VALUES (999, 'x', 'now')") }
+        #expect(throws: PSQLFailure.self) { try hub.psql("UPDATE metrics SET run_id = 999 WHERE id = (SELECT MIN(id) FROM metrics)") }
+        try hub.psql("DELETE FROM runs WHERE id = 1")
+        #expect(try hub.psql("SELECT COUNT(*) FROM metrics WHERE run_id = 1") == ["0"])
+        #expect(try hub.psql("SELECT COUNT(*) FROM metrics") == ["10"])
     }
 
     @Test func aHubWrittenByANewerSoftmaxLabIsRefusedWithASentence() throws {
