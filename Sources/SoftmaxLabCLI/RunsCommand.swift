@@ -90,7 +90,7 @@ struct RunsCommand: ParsableCommand {
         @Flag(help: "Print as JSON: each run's configuration, bench results and the metrics by epoch.") var json = false
 
         struct Output: Encodable {
-            struct Run: Encodable { var id: Int64; var backend: String; var status: String; var params: [String: String]; var timings: [TimingRecord] }
+            struct Run: Encodable { var id: Int64; var backend: String; var status: String; var host: String; var device: String?; var params: [String: String]; var timings: [TimingRecord] }
             struct Series: Encodable { var key: String; var epochs: [Int]; var values: [Int64: [Double?]] }
             var runs: [Run]
             var differingKeys: [String]
@@ -117,7 +117,8 @@ struct RunsCommand: ParsableCommand {
                 }
                 let output = Output(
                     runs: try zip(runs, params).map { run, p in
-                        Output.Run(id: run.id!, backend: run.backend, status: run.status.rawValue, params: p,
+                        Output.Run(id: run.id!, backend: run.backend, status: run.status.rawValue, host: run.host,
+                                   device: try run.deviceId.flatMap { try s.device($0)?.name }, params: p,
                                    timings: try s.timings(run.id!).filter { $0.timing == "wall" })
                     },
                     differingKeys: keys.filter { key in Set(params.map { $0[key] ?? "-" }).count > 1 },
@@ -127,7 +128,10 @@ struct RunsCommand: ParsableCommand {
             out.line("configuration (* = differs):")
             out.line(Table.render(
                 header: [""] + ["key"] + ids.map { "run \($0)" },
-                rows: [[" ", "backend"] + runs.map(\.backend), [" ", "status"] + runs.map(\.status.rawValue)] + keys.map { key in
+                rows: [("backend", runs.map(\.backend)), ("status", runs.map(\.status.rawValue)), ("host", runs.map(\.host)),
+                       ("device", try runs.map { try $0.deviceId.flatMap { try s.device($0)?.name } ?? "-" })].map { name, values in
+                    [Set(values).count > 1 ? "*" : " ", name] + values
+                } + keys.map { key in
                     let values = params.map { $0[key] ?? "-" }
                     return [Set(values).count > 1 ? "*" : " ", key] + values
                 }))

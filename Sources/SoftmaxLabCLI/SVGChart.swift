@@ -11,35 +11,39 @@ enum SVGChart {
 
     static func number(_ v: Double) -> String { String(format: "%.4g", v) }
 
-    /// Lines of (x, y) points on shared axes, with a legend.
+    /// Lines of (x, y) points on shared axes with ticks at round numbers (whole numbers on an
+    /// `integerX` axis such as epochs), and a legend below, one line per series.
     static func lines(title: String, xLabel: String, yLabel: String, series: [(name: String, points: [(Double, Double)])],
-                      width: Double = 530, height: Double = 300) -> String {
+                      integerX: Bool = false, width: Double = 720, height: Double = 300) -> String {
         let all = series.flatMap(\.points)
         guard !all.isEmpty else { return "<p>\(escape(title)): no data</p>" }
-        let (left, right, top, bottom) = (60.0, 150.0, 30.0, 40.0)
+        let (left, right, top, bottom) = (60.0, 20.0, 30.0, 40.0)
         let xs = all.map(\.0), ys = all.map(\.1)
-        let (x0, x1) = (xs.min()!, max(xs.max()!, xs.min()! + 1e-9))
-        var (y0, y1) = (min(0, ys.min()!), ys.max()!)
-        if y1 <= y0 { y1 = y0 + 1 }
+        let xTicks = AxisTicks(low: xs.min()!, high: xs.max()!, count: 6, integers: integerX)
+        let yTicks = AxisTicks(low: min(0, ys.min()!), high: ys.max()!)
+        let (x0, x1, y0, y1) = (xTicks.lower, xTicks.upper, yTicks.lower, yTicks.upper)
         let px = { (x: Double) in left + (x - x0) / (x1 - x0) * (width - left - right) }
         let py = { (y: Double) in height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        let total = height + 14 * Double(series.count) + 6
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" role=\"img\" aria-label=\"\(escape(title))\">"
         svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-family=\"sans-serif\">\(escape(title))</text>"
-        svg += axes(left: left, top: top, right: width - right, bottom: height - bottom)
-        for k in 0...4 {
-            let y = y0 + (y1 - y0) * Double(k) / 4, x = x0 + (x1 - x0) * Double(k) / 4
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\">\(number(y))</text>"
-            svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" font-size=\"10\" text-anchor=\"middle\" font-family=\"sans-serif\">\(number(x))</text>"
+        for y in yTicks.values {
+            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(width - right)\" y2=\"\(py(y))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\" class=\"y-tick\">\(yTicks.label(y))</text>"
         }
+        for x in xTicks.values {
+            svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" font-size=\"10\" text-anchor=\"middle\" font-family=\"sans-serif\" class=\"x-tick\">\(xTicks.label(x))</text>"
+        }
+        svg += axes(left: left, top: top, right: width - right, bottom: height - bottom)
         svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"middle\" font-family=\"sans-serif\">\(escape(xLabel))</text>"
         svg += "<text x=\"14\" y=\"\((top + height - bottom) / 2)\" font-size=\"11\" text-anchor=\"middle\" font-family=\"sans-serif\" transform=\"rotate(-90 14 \((top + height - bottom) / 2))\">\(escape(yLabel))</text>"
         for (i, s) in series.enumerated() {
             let color = palette[i % palette.count]
             let points = s.points.map { "\(px($0.0)),\(py($0.1))" }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>"
-            let ly = top + 14 * Double(i)
-            svg += "<rect x=\"\(width - right + 10)\" y=\"\(ly)\" width=\"12\" height=\"3\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(width - right + 26)\" y=\"\(ly + 5)\" font-size=\"10\" font-family=\"sans-serif\">\(escape(s.name))</text>"
+            let ly = height + 14 * Double(i)
+            svg += "<rect x=\"\(left)\" y=\"\(ly)\" width=\"12\" height=\"3\" fill=\"\(color)\"/>"
+            svg += "<text x=\"\(left + 16)\" y=\"\(ly + 5)\" font-size=\"10\" font-family=\"sans-serif\" class=\"legend\">\(escape(s.name))</text>"
         }
         return svg + "</svg>"
     }
