@@ -186,8 +186,9 @@ extension ExperimentStore {
         let params = try hub.execute("SELECT key, value FROM params WHERE run_id = $1 ORDER BY key", key)
         let timings = try hub.execute("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = $1 ORDER BY id", key)
         var metrics: [MetricRecord] = []
+        var parser = CopyText.MetricParser(hub: hub)
         try hub.copyOut("COPY (SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = \(hubId) ORDER BY id) TO STDOUT") { line in
-            metrics.append(try CopyText.metric(line, hub: hub))
+            metrics.append(try parser.parse(line))
         }
         let copied: Int64? = try write { db in
             if try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE uuid = ?", arguments: [uuid]) != nil { return nil }
