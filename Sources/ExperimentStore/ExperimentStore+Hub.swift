@@ -40,6 +40,11 @@ extension ExperimentStore {
             }
             try push(run.id, uuid: run.uuid, hub, into: &report)
         }
+        if !report.copied.isEmpty {
+            // The new rows' block ranges, summarized now so the next query reads only its run's
+            // (HubSchema); a role that does not own the index leaves it to autovacuum.
+            _ = try? hub.execute("SELECT brin_summarize_new_values('metrics_run')")
+        }
         return report
     }
 

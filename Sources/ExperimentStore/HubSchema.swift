@@ -100,7 +100,9 @@ enum HubSchema {
         );
         -- The store's metrics, but with set-based integrity: a per-row foreign key cost 11 µs a row in
         -- COPY and the (run_id, key, step) b-tree 4 more, against 2.5 for a table with a BRIN index
-        -- (a run's rows arrive together, so its blocks are contiguous). The triggers check every
+        -- (a run's rows arrive together, so its blocks are contiguous; a push summarizes the new
+        -- block ranges when it ends, else autovacuum does, since a query reads every unsummarized
+        -- range, which made pulls quadratic). The triggers check every
         -- statement's new rows against runs at once and delete a deleted run's rows, as the store's
         -- foreign key with ON DELETE CASCADE does.
         CREATE TABLE metrics (
@@ -112,7 +114,7 @@ enum HubSchema {
             value DOUBLE PRECISION,
             recorded_at TEXT NOT NULL
         );
-        CREATE INDEX metrics_run ON metrics USING brin (run_id);
+        CREATE INDEX metrics_run ON metrics USING brin (run_id) WITH (autosummarize = on);
         CREATE FUNCTION softmaxlab_metrics_have_runs() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF EXISTS (SELECT 1 FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = n.run_id)) THEN
