@@ -152,21 +152,5 @@ enum HubSchema {
         );
         CREATE INDEX timings_run ON timings(run_id);
 
-        CREATE VIEW run_summary AS
-        SELECT r.id, r.name, r.kind, r.status, r.backend, d.name AS device, r.started_at, r.ended_at,
-               ROUND(EXTRACT(EPOCH FROM (COALESCE(r.ended_at, r.started_at)::timestamptz - r.started_at::timestamptz)), 3) AS duration_s,
-               (SELECT MAX(epoch) FROM metrics m WHERE m.run_id = r.id) AS epochs,
-               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_loss,
-               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_loss,
-               (SELECT MIN(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss') AS best_val_loss,
-               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_acc,
-               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_acc,
-               (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc') AS best_val_acc
-        FROM runs r LEFT JOIN devices d ON d.id = r.device_id;
-
-        CREATE VIEW bench_results AS
-        SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
-               t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
-        FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
-        """
+        """ + StoreSchema.views(durationSeconds: "EXTRACT(EPOCH FROM (COALESCE(r.ended_at, r.started_at)::timestamptz - r.started_at::timestamptz))::numeric")
 }

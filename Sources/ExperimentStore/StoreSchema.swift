@@ -112,21 +112,28 @@ enum StoreSchema {
                 );
                 CREATE INDEX timings_run ON timings(run_id);
 
-                CREATE VIEW run_summary AS
-                SELECT r.id, r.name, r.kind, r.status, r.backend, d.name AS device, r.started_at, r.ended_at,
-                       ROUND((julianday(COALESCE(r.ended_at, r.started_at)) - julianday(r.started_at)) * 86400.0, 3) AS duration_s,
-                       (SELECT MAX(epoch) FROM metrics m WHERE m.run_id = r.id) AS epochs,
-                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_loss,
-                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_loss,
-                       (SELECT MIN(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss') AS best_val_loss,
-                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_acc,
-                       (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_acc,
-                       (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc') AS best_val_acc
-                FROM runs r LEFT JOIN devices d ON d.id = r.device_id;
+                """ + views(durationSeconds: "(julianday(COALESCE(r.ended_at, r.started_at)) - julianday(r.started_at)) * 86400.0")
 
-                CREATE VIEW bench_results AS
-                SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
-                       t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
-                FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
-                """
+    /// The views, in SQL both SQLite and PostgreSQL run (the hub has the same ones), but for the
+    /// run's duration in seconds, which each engine computes with its own date functions.
+    static func views(durationSeconds: String) -> String {
+        """
+        CREATE VIEW run_summary AS
+        SELECT r.id, r.name, r.kind, r.status, r.backend, d.name AS device, r.started_at, r.ended_at,
+               ROUND(\(durationSeconds), 3) AS duration_s,
+               (SELECT MAX(epoch) FROM metrics m WHERE m.run_id = r.id) AS epochs,
+               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_loss,
+               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_loss,
+               (SELECT MIN(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_loss') AS best_val_loss,
+               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'train_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_train_acc,
+               (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc' ORDER BY m.step DESC, m.id DESC LIMIT 1) AS final_val_acc,
+               (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc') AS best_val_acc
+        FROM runs r LEFT JOIN devices d ON d.id = r.device_id;
+
+        CREATE VIEW bench_results AS
+        SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
+               t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
+        FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
+        """
+    }
 }
