@@ -1,23 +1,6 @@
-/// PostgreSQL's COPY text format, as far as metric rows need it: tab-separated columns, `\N` for
-/// NULL, backslash escapes for backslash, tab, newline and carriage return (and, read back, the
-/// other escapes PostgreSQL writes).
+/// PostgreSQL's COPY text format, as `pull` reads metric rows: tab-separated columns, `\N` for
+/// NULL, backslash escapes (`\\`, `\t`, `\n`, `\r`, `\b`, `\f`, `\v`).
 enum CopyText {
-    static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into buffer: inout [UInt8]) {
-        // Keys and times almost never hold these bytes: one scan, then one copy.
-        if !bytes.contains(where: { $0 == 92 || $0 == 9 || $0 == 10 || $0 == 13 }) {
-            return buffer.append(contentsOf: bytes)
-        }
-        for byte in bytes {
-            switch byte {
-            case 92: buffer.append(contentsOf: [92, 92])
-            case 9: buffer.append(contentsOf: [92, 116])
-            case 10: buffer.append(contentsOf: [92, 110])
-            case 13: buffer.append(contentsOf: [92, 114])
-            default: buffer.append(byte)
-            }
-        }
-    }
-
     static func unescaped(_ bytes: [UInt8]) -> [UInt8] {
         guard bytes.contains(92) else { return bytes }
         var out: [UInt8] = []

@@ -102,8 +102,9 @@ extension ExperimentStore {
         return id
     }
 
-    /// Streams the run's metric rows to the hub with one COPY, read straight from SQLite's statement
-    /// (100,000 rows are a few megabytes of text, sent in 1 MiB pieces).
+    /// Streams the run's metric rows to the hub with one binary COPY, read straight from SQLite's
+    /// statement (100,000 rows are a few megabytes, sent in 1 MiB pieces). Binary, not text: the
+    /// numbers go as their bits, which neither side formats or parses (`CopyBinary`).
     private func sendMetrics(of id: Int64, as hubId: Int64, _ hub: PostgresConnection) throws -> Int64 {
         try read { db in
             let statement = try db.makeStatement(sql: ExperimentStore.metricRowsInOrder(columns: "key, step, epoch, value, recorded_at"))
@@ -111,17 +112,14 @@ extension ExperimentStore {
             let sql = statement.sqliteStatement
             defer { sqlite3_reset(sql) }
             var count: Int64 = 0
-            try hub.copyIn("COPY metrics (run_id, key, step, epoch, value, recorded_at) FROM STDIN") { send in
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity(1 << 20 + 4096)
-                let prefix = Array("\(hubId)\t".utf8)
+            try hub.copyIn("COPY metrics (run_id, key, step, epoch, value, recorded_at) FROM STDIN (FORMAT binary)") { send in
+                var out = CopyBinary()
                 func text(_ column: Int32) {
-                    guard let bytes = sqlite3_column_text(sql, column) else { return buffer.append(contentsOf: [92, 78]) }  // \N
-                    CopyText.escape(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(sql, column))), into: &buffer)
+                    guard let bytes = sqlite3_column_text(sql, column) else { return out.null() }
+                    out.text(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(sql, column))))
                 }
                 func integer(_ column: Int32) {
-                    if sqlite3_column_type(sql, column) == SQLITE_NULL { return buffer.append(contentsOf: [92, 78]) }
-                    buffer.append(contentsOf: String(sqlite3_column_int64(sql, column)).utf8)
+                    if sqlite3_column_type(sql, column) == SQLITE_NULL { out.null() } else { out.int64(sqlite3_column_int64(sql, column)) }
                 }
                 while true {
                     let code = sqlite3_step(sql)
@@ -129,22 +127,18 @@ extension ExperimentStore {
                     guard code == SQLITE_ROW else {
                         throw StoreError("\(path): reading metrics failed (\(String(cString: sqlite3_errmsg(sqlite3_db_handle(sql)))))")
                     }
-                    buffer.append(contentsOf: prefix)
-                    text(0); buffer.append(9)
-                    integer(1); buffer.append(9)
-                    integer(2); buffer.append(9)
-                    if sqlite3_column_type(sql, 3) == SQLITE_NULL { buffer.append(contentsOf: [92, 78]) } else {
-                        buffer.append(contentsOf: (SQLValue.double(sqlite3_column_double(sql, 3)).parameter ?? "").utf8)
-                    }
-                    buffer.append(9)
-                    text(4); buffer.append(10)
+                    out.row(fields: 6)
+                    out.int64(hubId)
+                    text(0)
+                    integer(1)
+                    integer(2)
+                    if sqlite3_column_type(sql, 3) == SQLITE_NULL { out.null() } else { out.double(sqlite3_column_double(sql, 3)) }
+                    text(4)
                     count += 1
-                    if buffer.count >= 1 << 20 {
-                        try buffer.withUnsafeBytes(send)
-                        buffer.removeAll(keepingCapacity: true)
-                    }
+                    if out.bytes.count >= 1 << 20 { try out.flush(send) }
                 }
-                try buffer.withUnsafeBytes(send)
+                out.end()
+                try out.flush(send)
             }
             return count
         }

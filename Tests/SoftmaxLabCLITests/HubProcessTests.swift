@@ -93,4 +93,33 @@ struct HubProcessTests {
             #expect(try !hub.psql(query).isEmpty, "no rows from README query: \(query)")
         }
     }
+
+    /// Without --to, the hub comes from $SOFTMAXLAB_HUB, else from libpq's own PG… variables.
+    @Test func theHubComesFromTheEnvironment() throws {
+        let hub = try TestHub()
+        let files = try TestFiles()
+        let db = files.path("env.sqlite")
+        #expect(CommandRunner.run(["train", "--dataset", "iris", "--epochs", "2", "--db", db]).exitCode == 0)
+        let url = try #require(URLComponents(string: hub.url))
+        func push(_ environment: [String: String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = try ProcessTests.binary()
+            p.arguments = ["runs", "push", "--db", db]
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") && $0.key != "SOFTMAXLAB_HUB" }
+            env.merge(environment) { _, new in new }
+            p.environment = env
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let libpq = try push(["PGHOST": url.host ?? "", "PGPORT": "\(url.port ?? 5432)", "PGUSER": url.user ?? "",
+                              "PGPASSWORD": url.password ?? "", "PGDATABASE": String(url.path.dropFirst())])
+        #expect(libpq.0 == 0 && libpq.1.contains("1 run copied"), "\(libpq)")
+        let hubVariable = try push(["SOFTMAXLAB_HUB": hub.url])
+        #expect(hubVariable.0 == 0 && hubVariable.1.contains("1 already in"), "\(hubVariable)")
+    }
 }
