@@ -28,7 +28,6 @@ final class LibPQ: @unchecked Sendable {
     let getCopyData: PFN_PQgetCopyData
     let getResult: PFN_PQgetResult
     let freemem: PFN_PQfreemem
-    let sslInUse: PFN_PQsslInUse
 
     /// The library, loaded once per process.
     static func shared() throws -> LibPQ {
@@ -65,6 +64,5 @@ final class LibPQ: @unchecked Sendable {
         getCopyData = try symbol("PQgetCopyData")
         getResult = try symbol("PQgetResult")
         freemem = try symbol("PQfreemem")
-        sslInUse = try symbol("PQsslInUse")
     }
 }

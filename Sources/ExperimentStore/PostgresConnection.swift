@@ -32,8 +32,6 @@ final class PostgresConnection {
 
     deinit { api.finish(handle) }
 
-    var usesTLS: Bool { api.sslInUse(handle) == 1 }
-
     /// Runs `sql` (with `$1`, `$2`, … bound to `parameters` as text; `nil` is NULL) and returns its
     /// rows. Without parameters `sql` may hold several statements.
     @discardableResult

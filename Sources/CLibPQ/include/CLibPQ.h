@@ -27,7 +27,6 @@ CLIBPQ_ENTRY(PQputCopyEnd)
 CLIBPQ_ENTRY(PQgetCopyData)
 CLIBPQ_ENTRY(PQgetResult)
 CLIBPQ_ENTRY(PQfreemem)
-CLIBPQ_ENTRY(PQsslInUse)
 #undef CLIBPQ_ENTRY
 
 #endif
