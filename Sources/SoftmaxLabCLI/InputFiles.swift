@@ -8,7 +8,7 @@ struct LoadedMatrix {
     var name: String
     var locate: (Int) -> String
     var isText: Bool
-    /// How the file stored the values: `.f16` for a float16 `.npy`, else `.f32`.
+    /// How the file stored the values: `.f16` or `.bf16` for a 16-bit `.npy`, else `.f32`.
     var storage: ElementType = .f32
 
     func position(row: Int, column: Int) -> String {

@@ -8,7 +8,7 @@ struct LossCommand: ParsableCommand {
         commandName: "loss",
         abstract: "Compute softmax cross-entropy of logits from a file, as PyTorch's cross_entropy does.")
 
-    @Option(help: "Logits (N, C): .npy (float16/float32/float64, C order) or text/CSV, one row per line. float16 logits stay 16-bit on the backend.")
+    @Option(help: "Logits (N, C): .npy (float16, bfloat16 as ml_dtypes saves it (<V2), float32, float64; C order) or text/CSV, one row per line. 16-bit logits stay 16-bit on the backend.")
     var logits: String
 
     @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")
@@ -23,7 +23,7 @@ struct LossCommand: ParsableCommand {
     @Option(help: "Write the gradient ∂loss/∂logits here as .npy, in --grad-dtype.")
     var gradOut: String?
 
-    @Option(help: "The gradient's storage: f32, f16 or bf16 (default: the logits', f32 unless they are a float16 .npy). bf16 is written to --grad-out as float32, which holds it exactly.")
+    @Option(help: "The gradient's storage: f32, f16 or bf16 (default: the logits', f32 unless they are a 16-bit .npy), written to --grad-out in that type (bf16 as <V2, ml_dtypes' layout).")
     var gradDtype: ElementType?
 
     @Option(help: "Write each row's predicted class (argmax, the first on ties) here as int64 .npy.")
@@ -105,7 +105,7 @@ struct LossCommand: ParsableCommand {
         }
         if options.zLoss > 0 { out.line("z part (included above): \(formatted(result.zLoss))") }
         if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the \(labels != nil ? "label" : "target's argmax"))") }
-        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), \(gradientType == .f16 ? "float16" : "float32")) written to \(gradOut)") }
+        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), \(["f32": "float32", "f16": "float16", "bf16": "bfloat16"][gradientType.rawValue]!)) written to \(gradOut)") }
         if let predictionsOut { out.line("predictions (\(x.rows), int64) written to \(predictionsOut)") }
     }
 }

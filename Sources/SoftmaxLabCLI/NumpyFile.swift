@@ -12,7 +12,8 @@ struct NumpyFile {
     var shape: [Int]
     var values: Values
     var path: String
-    /// `.f16` for a float16 file (`<f2`), whose values the backends can keep 16-bit; else `.f32`.
+    /// `.f16` for a float16 file (`<f2`), `.bf16` for a bfloat16 one (`<V2`, ml_dtypes' layout), whose
+    /// values the backends can keep 16-bit; else `.f32`.
     var storage: ElementType = .f32
 
     var name: String { (path as NSString).lastPathComponent }
@@ -57,7 +58,7 @@ struct NumpyFile {
         }
         let endian = dtype.first!, kind = dtype.dropFirst().first!
         let bigEndian = endian == ">"
-        guard (1...8).contains(size) else { throw InputError("\(name): dtype \(dtype) is not supported; use float16, float32, float64 or an integer type") }
+        guard (1...8).contains(size) else { throw InputError("\(name): dtype \(dtype) is not supported; use float16, bfloat16 (ml_dtypes, <V2), float32, float64 or an integer type") }
         let start = headerStart + headerLength
         let available = bytes.count - start
         // Overflow-safe: a header may claim any shape; the data that follows must back it.
@@ -78,6 +79,9 @@ struct NumpyFile {
         case ("f", 2): values = .floats((0..<count).map { Double(Float16(bitPattern: UInt16(truncatingIfNeeded: raw($0)))) })
         case ("f", 4): values = .floats((0..<count).map { Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw($0)))) })
         case ("f", 8): values = .floats((0..<count).map { Double(bitPattern: raw($0)) })
+        // bfloat16 as ml_dtypes saves it: numpy has no bfloat16 dtype, so the file says 2-byte void
+        // (`<V2`), and `np.load(f).view(ml_dtypes.bfloat16)` reads it back.
+        case ("V", 2): values = .floats((0..<count).map { Double(ElementType.bfloat16(bits: UInt16(truncatingIfNeeded: raw($0)))) })
         case ("i", 1), ("i", 2), ("i", 4), ("i", 8):
             let shift = UInt64(64 - 8 * size)
             values = .integers((0..<count).map { Int64(bitPattern: raw($0) << shift) >> Int64(shift) })
@@ -87,9 +91,10 @@ struct NumpyFile {
                 return v
             })
         default:
-            throw InputError("\(name): dtype \(dtype) is not supported; use float16, float32, float64 or an integer type")
+            throw InputError("\(name): dtype \(dtype) is not supported; use float16, bfloat16 (ml_dtypes, <V2), float32, float64 or an integer type")
         }
-        return NumpyFile(shape: shape, values: values, path: path, storage: (kind, size) == ("f", 2) ? .f16 : .f32)
+        let storage: ElementType = (kind, size) == ("f", 2) ? .f16 : (kind, size) == ("V", 2) ? .bf16 : .f32
+        return NumpyFile(shape: shape, values: values, path: path, storage: storage)
     }
 
     /// A float matrix: 2-D arrays as they are, 1-D arrays as one column when `allowVector`.
@@ -114,17 +119,24 @@ struct NumpyFile {
         }
     }
 
-    /// A matrix as a version 1.0 `.npy` file of float32, or of float16 (`<f2`, each value rounded to
-    /// nearest even). bfloat16 has no numpy dtype: it is written as float32, which holds it exactly.
+    /// A matrix as a version 1.0 `.npy` file of float32, float16 (`<f2`) or bfloat16 (`<V2`, the
+    /// layout ml_dtypes writes), each value rounded to nearest even.
     static func data(_ m: Matrix, as type: ElementType = .f32) -> Data {
-        guard type == .f16 else {
-            var data = header(descr: "<f4", shape: "(\(m.rows), \(m.cols))")
+        let shape = "(\(m.rows), \(m.cols))"
+        switch type {
+        case .f32:
+            var data = header(descr: "<f4", shape: shape)
             m.storage.withUnsafeBytes { data.append(contentsOf: $0) }
             return data
+        case .f16:
+            var data = header(descr: "<f2", shape: shape)
+            m.storage.map { Float16($0).bitPattern }.withUnsafeBytes { data.append(contentsOf: $0) }
+            return data
+        case .bf16:
+            var data = header(descr: "<V2", shape: shape)
+            m.storage.map(ElementType.bfloat16Bits).withUnsafeBytes { data.append(contentsOf: $0) }
+            return data
         }
-        var data = header(descr: "<f2", shape: "(\(m.rows), \(m.cols))")
-        m.storage.map { Float16($0).bitPattern }.withUnsafeBytes { data.append(contentsOf: $0) }
-        return data
     }
 
     /// Integers as a 1-D int64 `.npy` file: the dtype of PyTorch's `argmax` and numpy's default.

@@ -126,6 +126,52 @@ import TestSupport
         }
     }
 
+    /// A bfloat16 `.npy` in ml_dtypes' layout (`<V2`: the upper half of each float32's bits, little-
+    /// endian; the bytes are made here, not by the code under test) stays 16-bit on the backend, and
+    /// its gradient comes back as `<V2` (or `<f2`, `<f4` with `--grad-dtype`), each entry within one
+    /// ulp of its storage type of the float64 result from the same bfloat16 inputs.
+    @Test func bfloat16LogitsInTheMlDtypesLayoutGiveABfloat16Gradient() throws {
+        let files = try TestFiles()
+        var rng = SeededGenerator(seed: 22)
+        let (n, c) = (13, 257)
+        let bits = RandomData.logits(n, c, scale: 8, &rng).storage.map { UInt16(truncatingIfNeeded: ($0.bitPattern &+ 0x8000) >> 16) }
+        let logits = bits.map { Float(bitPattern: UInt32($0) << 16) }
+        let labels = RandomData.labels(n, classes: c, &rng)
+        try files.bytes("b.npy", TestFiles.npy(descr: "<V2", shape: [n, c], payload: bits.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }))
+        try files.bytes("y.npy", TestFiles.npy(descr: "<i8", shape: [n], payload: TestFiles.int64LE(labels.map(Int64.init))))
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: n, cols: c, storage: logits.map(Double.init)),
+                                                  targets: .classIndices(labels))
+        for (extra, descr) in [([String](), "<V2"), (["--grad-dtype", "f16"], "<f2"), (["--grad-dtype", "f32"], "<f4")] {
+            let r = CommandRunner.run(["loss", "--logits", files.path("b.npy"), "--labels", files.path("y.npy"), "--backend", "swift",
+                                       "--grad-out", files.path("g.npy"), "--json"] + extra)
+            try #require(r.exitCode == 0, "\(r.standardError)")
+            let out = try JSONDecoder().decode(LossOutput.self, from: Data(r.standardOutput.utf8))
+            #expect(abs(out.loss - want.loss) <= 2e-5 * want.loss, "\(descr): loss \(out.loss), float64 \(want.loss)")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: files.path("g.npy")))
+            #expect(String(decoding: bytes.prefix(128), as: UTF8.self).contains("'descr': '\(descr)'"))
+            let size = descr == "<f4" ? 4 : 2
+            let got: [Double] = bytes.suffix(n * c * size).withUnsafeBytes { raw in
+                (0..<(n * c)).map { i in
+                    switch descr {
+                    case "<V2": Double(Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16))
+                    case "<f2": Double(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    default: Double(raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+                    }
+                }
+            }
+            // One ulp of the storage type at the true value (bfloat16 keeps 8 significant bits).
+            func ulp(_ x: Double) -> Double {
+                switch descr {
+                case "<V2": Double(Float(abs(x)).ulp) * 65536
+                case "<f2": Double(Float16(Float(abs(x))).ulp)
+                default: Double(Float(abs(x)).ulp) * 80  // computed in float32: a few float32 ulps of exp and lse
+                }
+            }
+            let worst = zip(got, want.gradient.storage).map { abs($0 - $1) / max(ulp($1), 1e-45) }.max() ?? 0
+            #expect(worst <= 1, "\(descr): worst error \(worst) ulps")
+        }
+    }
+
     struct DtypeRow: Decodable { var op: String; var check: String; var bytes: Int; var elementsPerSecond: Double? }
 
     @Test func benchTimesSixteenBitStorage() throws {
