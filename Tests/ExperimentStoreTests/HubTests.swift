@@ -103,6 +103,24 @@ struct HubTests {
         #expect(try hub.psql("SELECT COUNT(*) FROM metrics") == ["10"])
     }
 
+    /// The test server asks for TLS (scripts/start-test-postgres.sh refuses TCP without it), so every
+    /// hub test connects over TLS with libpq's default `sslmode=prefer`; here `require` connects and
+    /// `disable` is one sentence.
+    @Test func tlsIsUsedWhenTheServerAsksForIt() throws {
+        let hub = try TestHub()
+        let t = try TemporaryStore()
+        let a = try makeHostStore(t.path, host: "laptop", runs: 1, metrics: 5)
+        func address(_ mode: String?) -> HubAddress {
+            var url = URLComponents(string: hub.url)!
+            url.queryItems = mode.map { [URLQueryItem(name: "sslmode", value: $0)] }
+            return HubAddress(url.string!)
+        }
+        #expect(try a.push(to: address(nil)).copied.count == 2)
+        #expect(try a.push(to: address("require")).alreadyPresent == 2)
+        let error = try #require(throws: StoreError.self) { try a.push(to: address("disable")) }
+        #expect(error.description.contains("no encryption"), "\(error)")
+    }
+
     @Test func aHubWrittenByANewerSoftmaxLabIsRefusedWithASentence() throws {
         let hub = try TestHub()
         let t = try TemporaryStore()
