@@ -3,8 +3,7 @@ import GRDB
 /// `runs merge`: every run of another store copied into this one, exactly once.
 ///
 /// The source is attached to this store's connection, so rows go from file to file inside SQLite
-/// (`INSERT … SELECT`), not through Swift values: 100 runs of 100,000 metric rows each merge in
-/// seconds. Each run is copied in its own transaction, which begins with a write to this store (so
+/// (`INSERT … SELECT`), not through Swift values, at SQLite's own cost per row (BENCHMARKS.md). Each run is copied in its own transaction, which begins with a write to this store (so
 /// it waits for other writers like every writer here) and only reads the source, whose writers are
 /// never held up for longer than SQLite's read snapshot.
 extension ExperimentStore {
@@ -83,9 +82,7 @@ extension ExperimentStore {
     /// The id in this store of the source's device `id`, found by its identity (backend, platform,
     /// name, driver, host) or inserted; a measured copy bandwidth fills one this store lacks.
     private static func copyDevice(_ id: Int64, _ db: Database) throws -> Int64 {
-        let columns = DeviceIdentity.columns + ["vendor", "type", "compute_units", "clock_mhz", "global_memory_bytes", "local_memory_bytes",
-                                                "max_work_group_size", "copy_bandwidth_gbs", "first_seen_at"]
-        let list = columns.joined(separator: ", ")
+        let list = deviceColumns.joined(separator: ", ")
         try db.execute(sql: "INSERT INTO main.devices (\(list)) SELECT \(list) FROM src.devices WHERE id = ? ON CONFLICT DO NOTHING", arguments: [id])
         let match = DeviceIdentity.columns.map { "m.\($0) = s.\($0)" }.joined(separator: " AND ")
         guard let mine = try Int64.fetchOne(db, sql: "SELECT m.id FROM main.devices m JOIN src.devices s ON \(match) WHERE s.id = ?", arguments: [id]) else {

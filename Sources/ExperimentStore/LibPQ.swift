@@ -16,7 +16,6 @@ final class LibPQ: @unchecked Sendable {
     let execParams: PFN_PQexecParams
     let resultStatus: PFN_PQresultStatus
     let resultErrorMessage: PFN_PQresultErrorMessage
-    let resultErrorField: PFN_PQresultErrorField
     let ntuples: PFN_PQntuples
     let nfields: PFN_PQnfields
     let ftype: PFN_PQftype
@@ -52,7 +51,6 @@ final class LibPQ: @unchecked Sendable {
         execParams = try symbol("PQexecParams")
         resultStatus = try symbol("PQresultStatus")
         resultErrorMessage = try symbol("PQresultErrorMessage")
-        resultErrorField = try symbol("PQresultErrorField")
         ntuples = try symbol("PQntuples")
         nfields = try symbol("PQnfields")
         ftype = try symbol("PQftype")

@@ -115,9 +115,8 @@ final class PostgresConnection {
         let ok = expected.map { status == $0 } ?? (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         guard ok else {
             let message = Self.firstLine(Self.text(api.resultErrorMessage(result)))
-            let state = api.resultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
             api.clear(result)
-            throw StoreError("\(address): \(message.isEmpty ? "the server ended the connection" : message)", sqlState: state)
+            throw StoreError("\(address): \(message.isEmpty ? "the server ended the connection" : message)")
         }
         return result
     }

@@ -5,11 +5,8 @@ public struct StoreError: Error, CustomStringConvertible, Equatable {
 
     public let description: String
     public let reason: Reason?
-    /// The hub's SQLSTATE code, for a statement PostgreSQL refused.
-    public let sqlState: String?
-    public init(_ description: String, reason: Reason? = nil, sqlState: String? = nil) {
+    public init(_ description: String, reason: Reason? = nil) {
         self.description = description
         self.reason = reason
-        self.sqlState = sqlState
     }
 }
