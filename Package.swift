@@ -19,6 +19,9 @@ var nativeSettings: [SwiftSetting] = []
 if !portable {
     nativeSettings.append(.unsafeFlags(["-target-cpu", "native"]))
     if cpuFlags.contains("fma") { nativeSettings.append(.define("SOFTMAXLAB_FMA")) }
+    // 32 vector registers of 16 floats: the GEMM's 6×32 micro-tile fits; with AVX2's 16 registers of
+    // 8 floats it spills, so the tile is 6×16 there (MatrixMultiply).
+    if cpuFlags.contains("avx512f") { nativeSettings.append(.define("SOFTMAXLAB_AVX512")) }
 }
 
 let package = Package(

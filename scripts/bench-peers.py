@@ -86,6 +86,47 @@ def check(grad, f, y, rows, softcap=None, z_loss=0.0):
     return "ok"
 
 
+def rss_bytes(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_extra_bytes(fn, output_bytes):
+    """Peak resident memory of one call beyond what was resident before it (its inputs) and the
+    outputs it allocates: the process high-water mark reset first (Linux /proc/self/clear_refs)."""
+    before = rss_bytes("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    fn()
+    return max(0, rss_bytes("VmHWM") - before - output_bytes)
+
+
+def numpy_linear_xent(h, w, b, y):
+    # The materialized path: the N×V logits and their gradient, then the two products and the sum.
+    f = h @ w
+    f += b
+    loss, g = numpy_xent(f, y)
+    return loss, g @ w.T, h.T @ g, g.sum(axis=0)
+
+
+def check_linear_xent(got, h, w, b, y, rows):
+    """'ok', or the first sampled row whose ∂H row (times N) differs from float64."""
+    _, dh, _, _ = got
+    n = h.shape[0]
+    w64 = w.astype(np.float64)
+    for i in rows:
+        f = h[i].astype(np.float64) @ w64 + b
+        p = np.exp(f - f.max())
+        p /= p.sum()
+        p[y[i]] -= 1
+        want = w64 @ p
+        if not np.allclose(np.asarray(dh[i], dtype=np.float64) * n, want, rtol=1e-3, atol=1e-4 * max(np.abs(want).max(), 1e-6)):
+            return f"wrong: row {i} of dH"
+    return "ok"
+
+
 def now():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -96,6 +137,7 @@ def record(db, rows, args):
     con.execute("PRAGMA foreign_keys = ON")
     if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'timings'").fetchone():
         sys.exit(f"{db} has no softmax-lab schema; create it first, e.g. `softmax-lab runs list --db {db}`")
+    has_peak = any(c[1] == "peak_extra_bytes" for c in con.execute("PRAGMA table_info(timings)"))
     host = socket.gethostname()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     for peer in sorted({r["backend"] for r in rows}):
@@ -116,14 +158,53 @@ def record(db, rows, args):
                                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'wall', ?)""",
                             (run, r["op"], r["shape"], peer, device, args.repeat, t["min"], t["median"], t["p90"], t["max"],
                              r["bytes"], r["flops"], r["gbPerSecond"], r["gflopPerSecond"], r.get("percentOfCopy"), r.get("check", "ok")))
+                if r.get("peakExtraBytes") is not None and has_peak:
+                    con.execute("UPDATE timings SET peak_extra_bytes = ? WHERE id = last_insert_rowid()", (r["peakExtraBytes"],))
         print(f"recorded {peer} as run {run} in {db}", file=sys.stderr)
+
+
+def linear_xent_rows(text, rng, args, torch):
+    """numpy's materialized path, PyTorch's reference path (autograd through the logits) and its
+    chunked F.linear_cross_entropy, each checked, timed, and its peak memory beyond inputs and
+    outputs measured on one more call."""
+    n, d, v = (int(x) for x in text.lower().split("x"))
+    scale = (12 / d) ** 0.25
+    h = rng.uniform(-scale, scale, size=(n, d)).astype(np.float32)
+    w = rng.uniform(-scale, scale, size=(d, v)).astype(np.float32)
+    b = rng.uniform(-1, 1, size=v).astype(np.float32)
+    y = rng.integers(0, v, size=n)
+    sampled = sorted({0, n - 1, *rng.integers(0, n, size=4).tolist()})
+    flops, out_bytes = 6 * n * d * v, 4 * (n * d + d * v + v)
+    rows = []
+    r = row("linear-xent", text, "numpy", timed(lambda: numpy_linear_xent(h, w, b, y), args.warmup, args.repeat), flops=flops)
+    r["check"] = check_linear_xent(numpy_linear_xent(h, w, b, y), h, w, b, y, sampled)
+    r["peakExtraBytes"] = peak_extra_bytes(lambda: numpy_linear_xent(h, w, b, y), out_bytes)
+    rows.append(r)
+    if torch is None:
+        return rows
+    F = torch.nn.functional
+    ht = torch.from_numpy(h).requires_grad_()
+    # PyTorch's layout: (V, D), the transpose of ours, contiguous.
+    wt = torch.from_numpy(np.ascontiguousarray(w.T)).requires_grad_()
+    bt, yt = torch.from_numpy(b).requires_grad_(), torch.from_numpy(y)
+    for backend, options in (("torch", None), ("torch-chunked", torch.nn.LinearCrossEntropyOptions())):
+        def once():
+            ht.grad = wt.grad = bt.grad = None
+            F.linear_cross_entropy(ht, wt, yt, linear_bias=bt, options=options).backward()
+        r = row("linear-xent", text, backend, timed(once, args.warmup, args.repeat), flops=flops)
+        once()
+        r["check"] = check_linear_xent((None, ht.grad.numpy(), None, None), h, w, b, y, sampled)
+        r["peakExtraBytes"] = peak_extra_bytes(once, out_bytes)
+        rows.append(r)
+    return rows
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default="4096x1000,1024x32000,256x128000,65536x10")
     ap.add_argument("--features", type=int, default=1024)
-    ap.add_argument("--op", choices=["xent", "linear", "all"], default="all")
+    ap.add_argument("--op", choices=["xent", "linear", "all", "linear-xent"], default="all",
+                    help="linear-xent: the fused linear cross-entropy, --shapes NxDxV (numpy materialized, PyTorch reference and chunked)")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
@@ -158,6 +239,13 @@ def main():
 
     rng = np.random.default_rng(args.seed)
     rows = []
+    if args.op == "linear-xent":
+        for text in args.shapes.split(","):
+            rows += linear_xent_rows(text, rng, args, torch)
+        print(json.dumps(rows, indent=1))
+        if args.db:
+            record(args.db, rows, args)
+        return
     for text in args.shapes.split(","):
         n, c = (int(v) for v in text.lower().split("x"))
         if args.op in ("xent", "all"):

@@ -22,7 +22,9 @@ public final class SwiftBackend: ComputeBackend {
 
     /// How the vector code was compiled: for the build machine's ISA, or portable.
     public static var codeGeneration: String {
-        #if SOFTMAXLAB_FMA
+        #if SOFTMAXLAB_AVX512
+        "native ISA, FMA, AVX-512"
+        #elseif SOFTMAXLAB_FMA
         "native ISA, FMA"
         #else
         "portable ISA"
@@ -132,34 +134,22 @@ public final class SwiftBackend: ComputeBackend {
 
         let weights = options.classWeights
         let weightSum = weights?.reduce(0, +) ?? Float(c)
-        // The mean's denominator: summed label weights of the counted rows, or the row count.
-        var denominator: Double
-        var counted = n
+        let reduction: ReductionScale
         switch targets {
         case .classIndices(let labels):
             guard labels.values.count == n else {
                 throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per logits row)", got: "\(labels.values.count)")
             }
             try InputValidation.requireLabelsInRange(labels.values, classes: c, ignoreIndex: options.ignoreIndex)
-            denominator = 0
-            counted = 0
-            for y in labels.values where y != options.ignoreIndex {
-                denominator += Double(weights?[Int(y)] ?? 1)
-                counted += 1
-            }
+            reduction = ReductionScale(labels: labels.values, weights: weights, options: options)
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
             try q.requireFloat32("probability targets")
             if let i = UnsafeBufferPointer(start: q.pointer, count: q.count).firstIndex(where: { !$0.isFinite }) {
                 throw SoftmaxError.nonFinite(source: "probability targets", row: i / c, column: i % c, value: q.pointer[i])
             }
-            denominator = Double(n)
+            reduction = ReductionScale(probabilityRows: n, options: options)
         }
-        // A mean over zero weight is 0/0: NaN loss as in PyTorch, zero gradient.
-        let mean = options.reduction == .mean
-        let scale: Float = mean ? (denominator > 0 ? Float(1 / denominator) : 0) : 1
-        // The z part's mean is over the counted rows, whatever their weights.
-        let zScale: Float = mean ? (counted > 0 ? 1 / Float(counted) : 0) : 1
         if let p = outputs.predictions, p.values.count != n {
             throw SoftmaxError.shapeMismatch(what: "predictions", expected: "\(n) (one per logits row)", got: "\(p.values.count)")
         }
@@ -169,10 +159,8 @@ public final class SwiftBackend: ComputeBackend {
         }
 
         let result = (weights ?? []).withUnsafeBufferPointer { w in
-            let k = XentConstants(
-                classes: c, scale: scale, smoothing: options.labelSmoothing,
-                weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, ignoreIndex: options.ignoreIndex,
-                zLoss: ZLossTerm(lambda: options.zLoss, scale: zScale), argmax: outputs.accuracy)
+            let k = reduction.constants(classes: c, weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, options: options,
+                                        argmax: outputs.accuracy)
             return withPredictions { predictionPointer in
                 let sixteen = logits.elementType != .f32 || (outputs.gradient.map { $0.elementType != .f32 } ?? false)
                 let out = FusedCrossEntropy.Outputs(
@@ -199,9 +187,79 @@ public final class SwiftBackend: ComputeBackend {
             let column = values.firstIndex { !$0.isFinite } ?? 0
             throw SoftmaxError.nonFinite(source: "logits", row: row, column: column, value: values[column])
         }
-        let z = mean ? result.z / Double(counted) : result.z
-        return CrossEntropyValue(loss: (mean ? result.loss / denominator : result.loss) + z, zLoss: z, counted: counted,
-                                 correct: outputs.accuracy ? result.correct : nil)
+        return reduction.value(result, accuracy: outputs.accuracy)
+    }
+
+    /// Tiles of the fused linear cross-entropy; nil chooses them from the shape
+    /// (`LinearCrossEntropy.Tiles.automatic`). For tuning and for tests of tile edges.
+    public var linearTiles: (rows: Int, vocab: Int)?
+
+    /// Bytes the fused linear cross-entropy allocates beyond its inputs and outputs for this shape.
+    public func linearCrossEntropyWorkspaceBytes(rows n: Int, features d: Int, vocabulary v: Int) -> Int {
+        LinearCrossEntropy.workspaceBytes(tiles(rows: n, vocabulary: v), features: d, vocabulary: v, threads: Parallel.workerCount)
+    }
+
+    private func tiles(rows n: Int, vocabulary v: Int) -> LinearCrossEntropy.Tiles {
+        if let t = linearTiles { return .init(rows: Swift.max(1, Swift.min(t.rows, n)), vocab: Swift.max(1, t.vocab)) }
+        return .automatic(rows: n, vocabulary: v)
+    }
+
+    public func linearCrossEntropy(
+        hidden: HostBuffer, classifier: HostBuffer, layout: ClassifierLayout, bias: HostBuffer?,
+        targets: BackendTargets<HostLabels, HostBuffer>,
+        options: CrossEntropyOptions,
+        outputs: LinearCrossEntropyOutputs<HostBuffer, HostLabels>
+    ) throws -> CrossEntropyValue {
+        try outputs.validate(hidden: hidden, classifier: classifier, layout: layout, bias: bias, options: options)
+        let n = hidden.rows, d = hidden.cols, v = LinearCrossEntropyOutputs<HostBuffer, HostLabels>.vocabulary(classifier, layout)
+        guard case .classIndices(let labels) = targets else {
+            throw SoftmaxError.invalidOption(
+                "the fused linear cross-entropy takes class-index targets only: probability targets are an N×V matrix themselves, the size it exists to avoid")
+        }
+        guard labels.values.count == n else {
+            throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per hidden row)", got: "\(labels.values.count)")
+        }
+        if let p = outputs.predictions, p.values.count != n {
+            throw SoftmaxError.shapeMismatch(what: "predictions", expected: "\(n) (one per hidden row)", got: "\(p.values.count)")
+        }
+        try InputValidation.requireLabelsInRange(labels.values, classes: v, ignoreIndex: options.ignoreIndex)
+        let tiles = tiles(rows: n, vocabulary: v)
+        try MemoryBudget.require("the fused linear cross-entropy's workspace",
+                                 shape: [LinearCrossEntropy.workspaceBytes(tiles, features: d, vocabulary: v, threads: Parallel.workerCount)],
+                                 elementBytes: 1)
+        let weights = options.classWeights
+        let reduction = ReductionScale(labels: labels.values, weights: weights, options: options)
+        let totals = (weights ?? []).withUnsafeBufferPointer { w in
+            labels.values.withUnsafeBufferPointer { y in
+                let k = reduction.constants(classes: v, weights: weights == nil ? nil : w.baseAddress,
+                                            weightSum: weights?.reduce(0, +) ?? Float(v), options: options, argmax: outputs.accuracy)
+                func run(_ predictions: UnsafeMutablePointer<Int32>?) -> FusedCrossEntropy.Totals {
+                    LinearCrossEntropy.run(
+                        .init(hidden: hidden.pointer, rows: n, features: d, classifier: classifier.pointer, transposed: layout == .vd,
+                              bias: bias?.pointer,
+                              labels: y.baseAddress!, k: k),
+                        softcap: options.softcap, tiles: tiles,
+                        .init(gradient: nil, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer, predictions: predictions),
+                        .init(hidden: outputs.hiddenGradient?.pointer, classifier: outputs.classifierGradient?.pointer,
+                              bias: outputs.biasGradient?.pointer))
+                }
+                guard let p = outputs.predictions else { return run(nil) }
+                return p.values.withUnsafeMutableBufferPointer { run($0.baseAddress) }
+            }
+        }
+        if let row = totals.firstNonFiniteRow {
+            // Name the input at fault: a non-finite value in H or W, or logits that overflowed.
+            for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier")] {
+                if let i = UnsafeBufferPointer(start: buffer.pointer, count: buffer.count).firstIndex(where: { !$0.isFinite }) {
+                    throw SoftmaxError.nonFinite(source: what, row: i / buffer.cols, column: i % buffer.cols, value: buffer.pointer[i])
+                }
+            }
+            if let bias, let j = UnsafeBufferPointer(start: bias.pointer, count: bias.count).firstIndex(where: { !$0.isFinite }) {
+                throw SoftmaxError.nonFinite(source: "bias", row: 0, column: j, value: bias.pointer[j])
+            }
+            throw SoftmaxError.invalidOption("the logits of row \(row) overflow float32 (H·W + b is beyond ±3.4e38)")
+        }
+        return reduction.value(totals, accuracy: outputs.accuracy)
     }
 
     public func linearForward(x: HostBuffer, weights: HostBuffer, bias: HostBuffer, scores: HostBuffer) throws {

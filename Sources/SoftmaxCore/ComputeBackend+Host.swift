@@ -40,6 +40,34 @@ extension ComputeBackend {
             accuracy: value.accuracy ?? .nan)
     }
 
+    /// The fused linear cross-entropy on host matrices: hidden N×D, classifier D×V (V×D with
+    /// layout `.vd`), bias V (or nil); the gradients are computed when `gradients` is set.
+    public func linearCrossEntropy(
+        hidden: Matrix, classifier: Matrix, layout: ClassifierLayout = .dv, bias: [Float]?, targets: Targets,
+        options: CrossEntropyOptions = CrossEntropyOptions(), gradients: Bool = true
+    ) throws -> LinearCrossEntropyResult {
+        let n = hidden.rows, d = hidden.cols, v = layout == .dv ? classifier.cols : classifier.rows
+        let biasBuffer = try bias.map { try makeBuffer(Matrix(rows: 1, cols: $0.count, storage: $0)) }
+        let outputs = LinearCrossEntropyOutputs<FloatBuffer, IndexBuffer>(
+            hiddenGradient: gradients ? try makeBuffer(rows: n, cols: d) : nil,
+            classifierGradient: gradients ? try makeBuffer(rows: classifier.rows, cols: classifier.cols) : nil,
+            biasGradient: gradients && bias != nil ? try makeBuffer(rows: 1, cols: v) : nil,
+            rowLosses: try makeBuffer(rows: n, cols: 1),
+            logSumExp: try makeBuffer(rows: n, cols: 1),
+            predictions: try makeIndexBuffer([Int32](repeating: 0, count: n)))
+        let value = try linearCrossEntropy(
+            hidden: try makeBuffer(hidden), classifier: try makeBuffer(classifier), layout: layout, bias: biasBuffer,
+            targets: try makeTargets(targets), options: options, outputs: outputs)
+        return LinearCrossEntropyResult(
+            value: value,
+            rowLosses: try download(outputs.rowLosses!).storage,
+            logSumExp: try download(outputs.logSumExp!).storage,
+            predictions: try download(indices: outputs.predictions!),
+            hiddenGradient: try outputs.hiddenGradient.map { try download($0) },
+            classifierGradient: try outputs.classifierGradient.map { try download($0) },
+            biasGradient: try outputs.biasGradient.map { try download($0).storage })
+    }
+
     /// Objective and gradients of the linear classifier scores = x·W + b.
     public func classifierGradients(
         x: Matrix, targets: Targets, weights: Matrix, bias: [Float],

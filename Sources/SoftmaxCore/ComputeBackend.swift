@@ -134,6 +134,18 @@ public protocol ComputeBackend: AnyObject {
         outputs: CrossEntropyOutputs<FloatBuffer, IndexBuffer>
     ) throws -> CrossEntropyValue
 
+    /// Fused linear cross-entropy: the loss of the logits f = hidden·classifier + bias (hidden N×D,
+    /// classifier D×V, or V×D with layout `.vd`, bias 1×V) against the targets, returned as
+    /// `crossEntropy` returns it, and
+    /// any of ∂H, ∂W, ∂b and the per-row outputs, without ever holding N×V values. Class-index
+    /// targets; probability targets (themselves N×V) are refused with a sentence.
+    func linearCrossEntropy(
+        hidden: FloatBuffer, classifier: FloatBuffer, layout: ClassifierLayout, bias: FloatBuffer?,
+        targets: BackendTargets<IndexBuffer, FloatBuffer>,
+        options: CrossEntropyOptions,
+        outputs: LinearCrossEntropyOutputs<FloatBuffer, IndexBuffer>
+    ) throws -> CrossEntropyValue
+
     /// scores = x·weights + bias.
     func linearForward(x: FloatBuffer, weights: FloatBuffer, bias: FloatBuffer, scores: FloatBuffer) throws
 
@@ -164,6 +176,15 @@ extension ComputeBackend {
             throw SoftmaxError.invalidOption("the \(name) backend stores float32 only, not \(elementType.rawValue) (the swift backend stores all three)")
         }
         return try makeBuffer(rows: rows, cols: cols)
+    }
+
+    public func linearCrossEntropy(
+        hidden: FloatBuffer, classifier: FloatBuffer, layout: ClassifierLayout, bias: FloatBuffer?,
+        targets: BackendTargets<IndexBuffer, FloatBuffer>,
+        options: CrossEntropyOptions,
+        outputs: LinearCrossEntropyOutputs<FloatBuffer, IndexBuffer>
+    ) throws -> CrossEntropyValue {
+        throw SoftmaxError.invalidOption("the \(name) backend has no fused linear cross-entropy yet; use --backend swift")
     }
 
     public func synchronize() throws {}

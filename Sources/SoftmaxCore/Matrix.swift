@@ -36,6 +36,13 @@ public struct Matrix: Sendable, Equatable {
         set { storage[row * cols + col] = newValue }
     }
 
+    /// The transpose (cols × rows): PyTorch's (V, D) classifier from this project's (D, V).
+    public var transposed: Matrix {
+        var t = Matrix(rows: cols, cols: rows)
+        for i in 0..<rows { for j in 0..<cols { t.storage[j * rows + i] = storage[i * cols + j] } }
+        return t
+    }
+
     public func row(_ r: Int) -> ArraySlice<Float> {
         storage[(r * cols)..<((r + 1) * cols)]
     }

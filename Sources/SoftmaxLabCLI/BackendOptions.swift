@@ -149,6 +149,7 @@ struct LossOptions: ParsableArguments {
 
 extension Reduction: ExpressibleByArgument {}
 extension ElementType: ExpressibleByArgument {}
+extension ClassifierLayout: ExpressibleByArgument {}
 
 /// The loss options beyond PyTorch's `cross_entropy` (Liger-Kernel's and Cut Cross-Entropy's),
 /// shared by every command that computes a loss, `bench` and `train` included.

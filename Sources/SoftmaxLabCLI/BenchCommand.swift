@@ -12,15 +12,17 @@ struct BenchCommand: ParsableCommand {
 
     enum Op: String, ExpressibleByArgument, CaseIterable {
         case xent, linear, step, all
+        /// The fused linear cross-entropy: --shapes NxDxV.
+        case linearXent = "linear-xent"
         /// An empty operation through the same timing harness: what `bench` itself adds.
         case empty
     }
 
-    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G), step (a whole training step), all, or empty (the harness's own cost).")
+    @Option(help: "xent (fused loss+gradient), linear (X·W + b and Xᵀ·G), step (a whole training step), all, linear-xent (the fused linear cross-entropy, --shapes NxDxV), or empty (the harness's own cost).")
     var op: Op = .xent
 
-    @Option(help: "Comma-separated NxC shapes (rows x classes).")
-    var shapes: String = "4096x1000,1024x32000,256x128000,65536x10"
+    @Option(help: "Comma-separated NxC shapes (rows x classes); NxDxV for --op linear-xent (rows x features x vocabulary). Default: 4096x1000,1024x32000,256x128000,65536x10, or 2048x1024x32000 for linear-xent.")
+    var shapes: String?
 
     @Option(help: "Features D of the linear layer (X is N×D).")
     var features = 1024
@@ -30,6 +32,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Untimed repetitions before timing.")
     var warmup = 3
+
+    @Option(help: "How --op linear-xent stores its classifier: dv (D×V, this project's layout) or vd (V×D, PyTorch's; op linear-xent-vd).")
+    var classifierLayout: ClassifierLayout = .dv
 
     @Option(help: "Seed of the random data.")
     var seed: UInt64 = 0
@@ -57,8 +62,17 @@ struct BenchCommand: ParsableCommand {
         var softcap: Float?, zLoss: Float, dtype: String
     }
 
+    /// The shapes as given, or the op's default.
+    var shapeText: String {
+        shapes ?? (op == .linearXent ? "2048x1024x32000" : "4096x1000,1024x32000,256x128000,65536x10")
+    }
+
     func validate() throws {
-        _ = try parsedShapes()
+        if op == .linearXent {
+            do { _ = try ShapeList.parseLinear(shapeText) } catch let error as InputError { throw ValidationError(error.description) }
+        } else {
+            _ = try parsedShapes()
+        }
         guard dtype == .f32 || op == .xent || op == .all else {
             throw ValidationError("--dtype \(dtype.rawValue) applies to --op xent (the linear layer and the step are float32)")
         }
@@ -70,7 +84,7 @@ struct BenchCommand: ParsableCommand {
         guard warmup <= 1_000_000 else { throw ValidationError("--warmup must be at most 1000000, got \(warmup)") }
         guard features >= 1 else { throw ValidationError("--features must be at least 1, got \(features)") }
         // The linear op's X (N×D) and W (D×C), beside the logits.
-        for shape in try parsedShapes() {
+        for shape in op == .linearXent ? [] : try parsedShapes() {
             do {
                 try MemoryBudget.require("--features \(features) with --shapes \(shape.rows)x\(shape.cols)", shape: [shape.rows + shape.cols, features], copies: 2)
             } catch { throw ValidationError(error.description) }
@@ -86,7 +100,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func parsedShapes() throws -> [Shape] {
-        do { return try ShapeList.parse(shapes) } catch let error as InputError { throw ValidationError(error.description) }
+        do { return try ShapeList.parse(shapeText) } catch let error as InputError { throw ValidationError(error.description) }
     }
 
     func run() throws {
@@ -100,7 +114,7 @@ struct BenchCommand: ParsableCommand {
         }
         let recorder = noRecord ? nil : try RunRecorder(
             store: try store.open(), kind: .bench, name: nil, device: computes[0].device,
-            config: Config(op: op.rawValue, shapes: shapes, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
+            config: Config(op: op.rawValue, shapes: shapeText, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
                            backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
                            softcap: extended.softcap, zLoss: extended.zLoss, dtype: dtype.rawValue), seed: seed)
         var results: [BenchmarkResult] = []
@@ -160,7 +174,7 @@ struct BenchCommand: ParsableCommand {
     static func ranked(_ results: [BenchmarkResult]) -> [BenchmarkResult] {
         var shapeRank: [String: Int] = [:]
         for r in results where shapeRank[r.shape] == nil { shapeRank[r.shape] = shapeRank.count }
-        let ops = ["copy", "xent", "xent+softcap", "xent+z", "xent+softcap+z", "linear-forward", "linear-backward", "step"]
+        let ops = ["copy", "xent", "xent+softcap", "xent+z", "xent+softcap+z", "linear-forward", "linear-backward", "step", "linear-xent"]
         return results.sorted { a, b in
             (shapeRank[a.shape]!, ops.firstIndex(of: a.op) ?? 9, -a.speed) < (shapeRank[b.shape]!, ops.firstIndex(of: b.op) ?? 9, -b.speed)
         }
@@ -177,11 +191,25 @@ struct BenchCommand: ParsableCommand {
         runner.lossOptions = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
         runner.xentName = "xent" + extended.opSuffix
         runner.elementType = dtype
+        runner.classifierLayout = classifierLayout
         var results: [BenchmarkResult] = []
         if op == .empty {
             let timing = TimingSamples.measure(warmup: warmup, repeats: `repeat`) {}
             return [BenchmarkResult(op: "empty", shape: "-", backend: compute.name, device: compute.deviceName, timing: timing,
                                     kernelTiming: nil, bytes: 0, flops: 0, gbPerSecond: nil, gflopPerSecond: nil, percentOfCopy: nil, check: "ok")]
+        }
+        if op == .linearXent {
+            for shape in try ShapeList.parseLinear(shapeText) {
+                if Console.current.showsProgress { Console.current.note("bench: linear-xent \(shape)…") }
+                do {
+                    results.append(try runner.linearCrossEntropy(Shape(rows: shape.rows, cols: shape.vocabulary), features: shape.features))
+                } catch let error as SoftmaxError {
+                    // A backend without the fused linear op: said in its row, the others still run.
+                    results.append(BenchmarkResult(op: "linear-" + runner.xentName + (classifierLayout == .vd ? "-vd" : ""), shape: shape.description, backend: compute.name,
+                                                   device: compute.deviceName, bytes: 0, flops: 0, check: "unsupported: \(error)"))
+                }
+            }
+            return results
         }
         for shape in try parsedShapes() {
             if op == .xent || op == .all {

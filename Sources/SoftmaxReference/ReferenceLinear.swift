@@ -44,4 +44,44 @@ public enum ReferenceLinear {
         for i in 0..<x.rows { for k in 0..<weights.cols { db[k] += g[i, k] } }
         return Result(objective: ce.loss + 0.5 * l2 * squaredNorm, weightGradient: dW, biasGradient: db)
     }
+
+    /// The fused linear cross-entropy's definition: the logits f = H·W + b in float64, the
+    /// cross-entropy of f (every option), then ∂H = G·Wᵀ, ∂W = Hᵀ·G, ∂b = Σ_rows G.
+    public struct LinearCrossEntropyResult: Sendable {
+        public var crossEntropy: ReferenceCrossEntropy.Result
+        public var hiddenGradient: DoubleMatrix
+        public var classifierGradient: DoubleMatrix
+        public var biasGradient: [Double]
+    }
+
+    /// hidden: (N, D), classifier: (D, V), bias: (V) or nil for none.
+    public static func linearCrossEntropy(
+        hidden: DoubleMatrix, classifier: DoubleMatrix, bias: [Double]?, targets: Targets,
+        options: CrossEntropyOptions = .init()
+    ) -> LinearCrossEntropyResult {
+        let n = hidden.rows, d = hidden.cols, v = classifier.cols
+        let f = scores(x: hidden, weights: classifier, bias: bias ?? [Double](repeating: 0, count: v))
+        let ce = ReferenceCrossEntropy.evaluate(logits: f, targets: targets, options: options)
+        let g = ce.gradient
+        var dH = DoubleMatrix(rows: n, cols: d), dW = DoubleMatrix(rows: d, cols: v)
+        var db = [Double](repeating: 0, count: v)
+        for i in 0..<n {
+            for e in 0..<d {
+                // ∂L/∂H_ie = Σ_j G_ij·W_ej
+                var s = 0.0
+                for j in 0..<v { s += g[i, j] * classifier[e, j] }
+                dH[i, e] = s
+            }
+        }
+        for e in 0..<d {
+            for j in 0..<v {
+                // ∂L/∂W_ej = Σ_i H_ie·G_ij
+                var s = 0.0
+                for i in 0..<n { s += hidden[i, e] * g[i, j] }
+                dW[e, j] = s
+            }
+        }
+        for i in 0..<n { for j in 0..<v { db[j] += g[i, j] } }
+        return LinearCrossEntropyResult(crossEntropy: ce, hiddenGradient: dH, classifierGradient: dW, biasGradient: db)
+    }
 }

@@ -61,6 +61,63 @@ public enum Conformance {
         return failures
     }
 
+    /// Loss, per-row outputs and ∂H, ∂W, ∂b of one fused linear call, against the oracle (the
+    /// logits formed in float64). Gradients are compared on the scale of their largest entry, as
+    /// the classifier's are; a prediction is compared where the oracle's best logit leads the
+    /// second by more than float32 GEMM rounding could close.
+    public static func linearCrossEntropy(
+        _ backend: any ComputeBackend, hidden: Matrix, classifier: Matrix, layout: ClassifierLayout = .dv, bias: [Float]?,
+        labels: [Int32], options: CrossEntropyOptions = .init(), context: String
+    ) throws -> [String] {
+        // `classifier` is D×V; the backend gets it in `layout`, and its ∂W comes back transposed to D×V.
+        var got = try backend.linearCrossEntropy(hidden: hidden, classifier: layout == .dv ? classifier : classifier.transposed, layout: layout,
+                                                 bias: bias, targets: .classIndices(labels), options: options)
+        if layout == .vd { got.classifierGradient = got.classifierGradient?.transposed }
+        let want = ReferenceLinear.linearCrossEntropy(
+            hidden: DoubleMatrix(hidden), classifier: DoubleMatrix(classifier), bias: bias.map { $0.map(Double.init) },
+            targets: .classIndices(labels), options: options)
+        let ce = want.crossEntropy
+        let n = hidden.rows, d = hidden.cols, v = classifier.cols
+        let context = "\(context), H \(n)x\(d), W \(d)x\(v) stored \(layout.rawValue)\(bias == nil ? "" : " + bias"), \(describe(options))"
+        var failures: [String] = []
+        // The logits are sums of D products: their float32 rounding grows with D and |H|·|W|.
+        var magnitude = 0.0
+        for i in 0..<n {
+            for j in 0..<v {
+                var s = abs(Double(bias?[j] ?? 0))
+                for e in 0..<d { s += abs(Double(hidden[i, e]) * Double(classifier[e, j])) }
+                magnitude = max(magnitude, s)
+            }
+        }
+        let logitError = 4 * Double(Float.ulpOfOne) * magnitude * Double(max(1, d)).squareRoot()
+        let loss = Comparison(atol: lossTolerance.atol + logitError, rtol: lossTolerance.rtol)
+        if let m = loss.mismatches([Float(got.value.loss)], [ce.loss], context: "\(context): loss") { failures.append(m) }
+        if let m = loss.mismatches(got.rowLosses, ce.rowLosses, context: "\(context): row losses") { failures.append(m) }
+        if let m = loss.mismatches(got.logSumExp, ce.logSumExp, context: "\(context): log-sum-exp") { failures.append(m) }
+        if let m = loss.mismatches([Float(got.value.zLoss)], [ce.zLoss], context: "\(context): z part") { failures.append(m) }
+        let f = ReferenceLinear.scores(x: DoubleMatrix(hidden), weights: DoubleMatrix(classifier),
+                                       bias: bias?.map(Double.init) ?? [Double](repeating: 0, count: v))
+        for i in 0..<n where got.predictions[i] != ce.predictions[i] {
+            let best = f[i, Int(ce.predictions[i])], theirs = f[i, Int(got.predictions[i])]
+            if best - theirs > 4 * logitError + 1e-6 * abs(best) {
+                failures.append("\(context): row \(i) predicted \(got.predictions[i]) (logit \(theirs)), the oracle \(ce.predictions[i]) (logit \(best))")
+                break
+            }
+        }
+        for (name, actual, expected, cols) in [
+            ("dH", got.hiddenGradient?.storage, want.hiddenGradient.storage, d),
+            ("dW", got.classifierGradient?.storage, want.classifierGradient.storage, v),
+            ("db", got.biasGradient, bias == nil ? nil : want.biasGradient, v),
+        ] {
+            guard let expected else { continue }
+            guard let actual else { failures.append("\(context): \(name) missing"); continue }
+            let largest = expected.map(abs).max() ?? 0
+            let tolerance = Comparison(atol: 1e-5 * max(largest, 1e-30) + logitError * largest, rtol: 2e-4)
+            if let m = tolerance.mismatches(actual, expected, cols: cols, context: "\(context): \(name)") { failures.append(m) }
+        }
+        return failures
+    }
+
     public static func describe(_ o: CrossEntropyOptions) -> String {
         var parts = ["reduction \(o.reduction.rawValue)"]
         if o.labelSmoothing > 0 { parts.append("smoothing \(o.labelSmoothing)") }

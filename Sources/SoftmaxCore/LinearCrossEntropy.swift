@@ -1,0 +1,87 @@
+/// How the classifier W of the fused linear cross-entropy is stored: D×V (this project's layout,
+/// f = H·W), or V×D (PyTorch's `nn.Linear.weight`, f = H·Wᵀ). ∂W is written in the same layout.
+public enum ClassifierLayout: String, Sendable, CaseIterable {
+    case dv
+    case vd
+}
+
+/// Where the fused linear cross-entropy writes besides returning the reduced loss; each is optional.
+/// Shapes: hidden H N×D, classifier W D×V, bias 1×V; the logits f = H·W + b are never stored.
+public struct LinearCrossEntropyOutputs<Buffer: BackendBuffer, Indices: AnyObject> {
+    /// N×D: ∂(reduced loss)/∂H = G·Wᵀ, G the logits' gradient.
+    public var hiddenGradient: Buffer?
+    /// D×V: ∂(reduced loss)/∂W = Hᵀ·G.
+    public var classifierGradient: Buffer?
+    /// 1×V: ∂(reduced loss)/∂b = Σ_rows G.
+    public var biasGradient: Buffer?
+    /// N×1: each row's loss before reduction, z part included (0 for ignored rows).
+    public var rowLosses: Buffer?
+    /// N×1: log Σ_j exp(f'_ij).
+    public var logSumExp: Buffer?
+    /// N: each row's predicted class, argmax of f' (the first on ties). Implies `accuracy`.
+    public var predictions: Indices?
+    /// Count the correct predictions (`CrossEntropyValue.correct`) even without `predictions`.
+    public var accuracy: Bool
+
+    public init(hiddenGradient: Buffer? = nil, classifierGradient: Buffer? = nil, biasGradient: Buffer? = nil,
+                rowLosses: Buffer? = nil, logSumExp: Buffer? = nil, predictions: Indices? = nil, accuracy: Bool = false) {
+        self.hiddenGradient = hiddenGradient
+        self.classifierGradient = classifierGradient
+        self.biasGradient = biasGradient
+        self.rowLosses = rowLosses
+        self.logSumExp = logSumExp
+        self.predictions = predictions
+        self.accuracy = accuracy || predictions != nil
+    }
+
+    /// Whether any gradient is asked for (the backward half of the work).
+    public var wantsGradient: Bool { hiddenGradient != nil || classifierGradient != nil || biasGradient != nil }
+}
+
+extension LinearCrossEntropyOutputs {
+    /// The checks every backend makes before a fused linear call: non-empty float32 operands of
+    /// agreeing shapes, options that fit V, outputs of the right shapes (a backend checks the
+    /// length of `predictions` and the targets itself).
+    /// V, from the classifier's shape in its layout.
+    public static func vocabulary(_ classifier: Buffer, _ layout: ClassifierLayout) -> Int {
+        layout == .dv ? classifier.cols : classifier.rows
+    }
+
+    public func validate(hidden: Buffer, classifier: Buffer, layout: ClassifierLayout, bias: Buffer?,
+                         options: CrossEntropyOptions) throws(SoftmaxError) {
+        let n = hidden.rows, d = hidden.cols, v = Self.vocabulary(classifier, layout)
+        guard n > 0, d > 0 else { throw .empty(what: "hidden states (\(n)x\(d))") }
+        guard v > 0 else { throw .empty(what: "classifier (\(classifier.rows)x\(classifier.cols))") }
+        switch layout {
+        case .dv where classifier.rows != d:
+            throw .shapeMismatch(what: "classifier", expected: "\(d) rows (one per hidden feature, D×V)", got: "\(classifier.rows)x\(classifier.cols)")
+        case .vd where classifier.cols != d:
+            throw .shapeMismatch(what: "classifier", expected: "\(d) columns (one per hidden feature, V×D)", got: "\(classifier.rows)x\(classifier.cols)")
+        default: break
+        }
+        try bias?.requireShape(1, v, "bias")
+        try options.validate(classes: v)
+        for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier"), (bias, "bias"), (hiddenGradient, "hidden gradient"),
+                               (classifierGradient, "classifier gradient"), (biasGradient, "bias gradient"), (rowLosses, "row losses"),
+                               (logSumExp, "log-sum-exp")] {
+            try buffer?.requireFloat32(what)
+        }
+        try hiddenGradient?.requireShape(n, d, "hidden gradient")
+        try classifierGradient?.requireShape(classifier.rows, classifier.cols, "classifier gradient")
+        try biasGradient?.requireShape(1, v, "bias gradient")
+        try rowLosses?.requireShape(n, 1, "row losses")
+        try logSumExp?.requireShape(n, 1, "log-sum-exp")
+    }
+}
+
+/// The host-side result of one fused linear cross-entropy call.
+public struct LinearCrossEntropyResult: Sendable {
+    public var value: CrossEntropyValue
+    public var rowLosses: [Float]
+    public var logSumExp: [Float]
+    public var predictions: [Int32]
+    /// N×D, D×V (or V×D, the classifier's layout) and V; nil when not asked for.
+    public var hiddenGradient: Matrix?
+    public var classifierGradient: Matrix?
+    public var biasGradient: [Float]?
+}
