@@ -6,10 +6,31 @@ import SoftmaxCore
 struct LossCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loss",
-        abstract: "Compute softmax cross-entropy of logits from a file, as PyTorch's cross_entropy does.")
+        abstract: "Compute softmax cross-entropy of logits from a file, as PyTorch's cross_entropy does, or of a linear layer's logits without forming them (--hidden, --classifier).")
 
     @Option(help: "Logits (N, C): .npy (float16, bfloat16 as ml_dtypes saves it (<V2), float32, float64; C order) or text/CSV, one row per line. 16-bit logits stay 16-bit on the backend.")
-    var logits: String
+    var logits: String?
+
+    @Option(help: "Hidden states H (N, D), instead of --logits: the logits are H·W + b, computed tile by tile and never stored (the fused linear cross-entropy; class-index --labels only). .npy or text/CSV.")
+    var hidden: String?
+
+    @Option(help: "The classifier W for --hidden: (D, V), or (V, D) with --classifier-layout vd. .npy or text/CSV.")
+    var classifier: String?
+
+    @Option(help: "How --classifier is stored: dv (D×V, this project's layout) or vd (V×D, PyTorch's nn.Linear.weight). ∂W is written the same way.")
+    var classifierLayout: ClassifierLayout = .dv
+
+    @Option(help: "Bias b (V) for --hidden: .npy, text, or a comma-separated list.")
+    var bias: String?
+
+    @Option(help: "With --hidden: write ∂loss/∂H (N, D) here as float32 .npy.")
+    var gradHiddenOut: String?
+
+    @Option(help: "With --hidden: write ∂loss/∂W here as float32 .npy, in --classifier-layout.")
+    var gradClassifierOut: String?
+
+    @Option(help: "With --hidden and --bias: write ∂loss/∂b (V) here as float32 .npy.")
+    var gradBiasOut: String?
 
     @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")
     var labels: String?
@@ -33,10 +54,29 @@ struct LossCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (logits == nil) != (hidden == nil) else {
+            throw ValidationError("give exactly one of --logits and --hidden (with --classifier)")
+        }
         guard (labels == nil) != (targets == nil) else {
             throw ValidationError("give exactly one of --labels (class indices) and --targets (probabilities)")
         }
-        for (flag, path) in [("--grad-out", gradOut), ("--predictions-out", predictionsOut)] {
+        if hidden != nil {
+            guard classifier != nil else { throw ValidationError("--hidden needs --classifier (the W of f = H·W + b)") }
+            guard targets == nil else {
+                throw ValidationError("--hidden takes class-index --labels only: probability targets are an N×V matrix themselves, the size the fused linear cross-entropy exists to avoid")
+            }
+            for (flag, given) in [("--grad-out", gradOut != nil), ("--grad-dtype", gradDtype != nil)] where given {
+                throw ValidationError("\(flag) is for --logits; with --hidden use --grad-hidden-out, --grad-classifier-out and --grad-bias-out")
+            }
+            if gradBiasOut != nil && bias == nil { throw ValidationError("--grad-bias-out needs --bias") }
+        } else {
+            for (flag, given) in [("--classifier", classifier != nil), ("--bias", bias != nil), ("--grad-hidden-out", gradHiddenOut != nil),
+                                  ("--grad-classifier-out", gradClassifierOut != nil), ("--grad-bias-out", gradBiasOut != nil)] where given {
+                throw ValidationError("\(flag) is for --hidden (the fused linear cross-entropy), not --logits")
+            }
+        }
+        for (flag, path) in [("--grad-out", gradOut), ("--predictions-out", predictionsOut), ("--grad-hidden-out", gradHiddenOut),
+                             ("--grad-classifier-out", gradClassifierOut), ("--grad-bias-out", gradBiasOut)] {
             if let path, !path.lowercased().hasSuffix(".npy") { throw ValidationError("\(flag) must name a .npy file, got '\(path)'") }
         }
     }
@@ -55,9 +95,16 @@ struct LossCommand: ParsableCommand {
         var rowLosses: [Float]?
         var gradientFile: String?
         var predictionsFile: String?
+        /// --hidden only: D, and the files the gradients went to.
+        var features: Int? = nil
+        var hiddenGradientFile: String? = nil
+        var classifierGradientFile: String? = nil
+        var biasGradientFile: String? = nil
     }
 
     func run() throws {
+        if hidden != nil { return try runLinear() }
+        let logits = self.logits!
         let gradientFile = try gradOut.map { try OutputFile($0, flag: "--grad-out") }
         let predictionsFile = try predictionsOut.map { try OutputFile($0, flag: "--predictions-out") }
         let input = try InputFiles.matrix(logits, what: "logits")

@@ -139,6 +139,13 @@ struct NumpyFile {
         }
     }
 
+    /// Floats as a 1-D float32 `.npy` file (a bias and its gradient: shape (V,), as PyTorch's).
+    static func data(_ values: [Float]) -> Data {
+        var data = header(descr: "<f4", shape: "(\(values.count),)")
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        return data
+    }
+
     /// Integers as a 1-D int64 `.npy` file: the dtype of PyTorch's `argmax` and numpy's default.
     static func data(_ values: [Int64]) -> Data {
         var data = header(descr: "<i8", shape: "(\(values.count),)")
