@@ -10,6 +10,7 @@
 enum HubSchema {
     static let migrations: [(identifier: String, sql: String)] = [
         ("v1-runs-metrics-timings", v1),
+        ("v2-timings-peak-memory", v2),
     ]
 
     /// The advisory lock key for schema changes ("SMXL").
@@ -152,5 +153,11 @@ enum HubSchema {
         );
         CREATE INDEX timings_run ON timings(run_id);
 
-        """ + StoreSchema.views(durationSeconds: "EXTRACT(EPOCH FROM (COALESCE(r.ended_at, r.started_at)::timestamptz - r.started_at::timestamptz))::numeric")
+        """ + StoreSchema.views(durationSeconds: "EXTRACT(EPOCH FROM (COALESCE(r.ended_at, r.started_at)::timestamptz - r.started_at::timestamptz))::numeric",
+                                version: 1)
+
+    static let v2 = """
+        ALTER TABLE timings ADD COLUMN peak_extra_bytes BIGINT;
+        DROP VIEW bench_results;
+        """ + StoreSchema.benchResultsView(version: 2)
 }

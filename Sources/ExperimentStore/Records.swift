@@ -145,10 +145,13 @@ public struct TimingRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public var percentOfBandwidth: Double?
     public var timing: String
     public var checkResult: String
+    /// Peak resident memory of one call beyond its inputs and outputs (nil where not measured).
+    public var peakExtraBytes: Int64?
 
     public init(runId: Int64, op: String, shape: String, backend: String, deviceId: Int64?, samples: Int,
                 minMs: Double?, medianMs: Double?, p90Ms: Double?, maxMs: Double?, bytes: Int64?, flops: Int64?,
-                gbPerS: Double?, gflopPerS: Double?, percentOfBandwidth: Double?, timing: String = "wall", checkResult: String = "ok") {
+                gbPerS: Double?, gflopPerS: Double?, percentOfBandwidth: Double?, timing: String = "wall", checkResult: String = "ok",
+                peakExtraBytes: Int64? = nil) {
         self.runId = runId
         self.op = op
         self.shape = shape
@@ -166,6 +169,7 @@ public struct TimingRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         self.percentOfBandwidth = percentOfBandwidth
         self.timing = timing
         self.checkResult = checkResult
+        self.peakExtraBytes = peakExtraBytes
     }
 }
 

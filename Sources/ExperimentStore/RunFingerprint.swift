@@ -24,7 +24,8 @@ public struct RunFingerprint: Sendable, Equatable {
     static let runColumns = ["uuid", "kind", "name", "status", "started_at", "ended_at", "backend", "config", "seed",
                              "git_commit", "host", "pid", "tool_version", "command_line", "error"]
     static let timingColumns = ["op", "shape", "backend", "samples", "min_ms", "median_ms", "p90_ms", "max_ms", "bytes",
-                                "flops", "gb_per_s", "gflop_per_s", "percent_of_bandwidth", "timing", "check_result"]
+                                "flops", "gb_per_s", "gflop_per_s", "percent_of_bandwidth", "timing", "check_result",
+                                "peak_extra_bytes"]
 
     /// The queries, in SQL both engines run; `$1` is the run's id, `schema` a prefix such as `src.`.
     static func queries(schema: String = "") -> (run: String, params: String, metrics: String, timings: String) {

@@ -9,6 +9,7 @@ import GRDB
 enum StoreSchema {
     static let migrations: [(identifier: String, sql: String)] = [
         ("v1-runs-metrics-timings", v1),
+        ("v2-timings-peak-memory", v2),
     ]
 
     /// Refuses a database that holds tables but is not a softmax-lab store, before anything is
@@ -112,11 +113,19 @@ enum StoreSchema {
                 );
                 CREATE INDEX timings_run ON timings(run_id);
 
-                """ + views(durationSeconds: "(julianday(COALESCE(r.ended_at, r.started_at)) - julianday(r.started_at)) * 86400.0")
+                """ + views(durationSeconds: "(julianday(COALESCE(r.ended_at, r.started_at)) - julianday(r.started_at)) * 86400.0", version: 1)
+
+    /// Each timing's peak memory beyond its inputs and outputs (bench's measurement), in
+    /// `timings` and `bench_results`.
+    static let v2 = """
+                ALTER TABLE timings ADD COLUMN peak_extra_bytes INTEGER;
+                DROP VIEW bench_results;
+                """ + benchResultsView(version: 2)
 
     /// The views, in SQL both SQLite and PostgreSQL run (the hub has the same ones), but for the
-    /// run's duration in seconds, which each engine computes with its own date functions.
-    static func views(durationSeconds: String) -> String {
+    /// run's duration in seconds, which each engine computes with its own date functions; as the
+    /// migration `version` creates them (a later one replaces `bench_results`).
+    static func views(durationSeconds: String, version: Int) -> String {
         """
         CREATE VIEW run_summary AS
         SELECT r.id, r.name, r.kind, r.status, r.backend, d.name AS device, r.started_at, r.ended_at,
@@ -130,9 +139,15 @@ enum StoreSchema {
                (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.key = 'val_acc') AS best_val_acc
         FROM runs r LEFT JOIN devices d ON d.id = r.device_id;
 
+        """ + benchResultsView(version: version)
+    }
+
+    /// `bench_results` as migration `version` defines it: v2 adds `peak_extra_bytes`.
+    static func benchResultsView(version: Int) -> String {
+        """
         CREATE VIEW bench_results AS
         SELECT t.op, t.shape, t.backend, COALESCE(d.name, t.backend) AS device, t.median_ms, t.gb_per_s, t.gflop_per_s,
-               t.percent_of_bandwidth, t.timing, t.check_result, t.run_id, r.started_at
+               t.percent_of_bandwidth,\(version >= 2 ? " t.peak_extra_bytes," : "") t.timing, t.check_result, t.run_id, r.started_at
         FROM timings t JOIN runs r ON r.id = t.run_id LEFT JOIN devices d ON d.id = t.device_id;
         """
     }

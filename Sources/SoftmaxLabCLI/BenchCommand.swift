@@ -141,17 +141,22 @@ struct BenchCommand: ParsableCommand {
 
     private func printTable(_ results: [BenchmarkResult], runID: Int64?) {
         let fastest = Self.fastest(results)
+        let memory = results.contains { $0.peakExtraBytes != nil }
+        func cells(_ r: BenchmarkResult) -> [String] {
+            let timing = [r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
+                          r.timing.map { formatted($0.p90) } ?? "-", r.kernelTiming.map { formatted($0.median) } ?? ""]
+            let rates = [r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "", r.gflopPerSecond.map { String(format: "%.1f", $0) } ?? "",
+                         r.percentOfCopy.map { String(format: "%.0f%%", $0) } ?? ""]
+            let extra = memory ? [r.peakExtraBytes.map { String(format: "%.1f", Double($0) / 1e6) } ?? ""] : []
+            return [r.op, r.shape, r.backend + (fastest.contains(r.key) ? " *" : ""), r.device] + timing + rates + extra + [r.check]
+        }
         Console.current.line(Table.render(
-            header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "kernel ms", "GB/s", "GFLOP/s", "% of copy", "check"],
-            rows: results.map { r in
-                [r.op, r.shape, r.backend + (fastest.contains(r.key) ? " *" : ""), r.device,
-                 r.timing.map { formatted($0.median) } ?? "-", r.timing.map { formatted($0.min) } ?? "-",
-                 r.timing.map { formatted($0.p90) } ?? "-", r.kernelTiming.map { formatted($0.median) } ?? "", r.gbPerSecond.map { String(format: "%.1f", $0) } ?? "",
-                 r.gflopPerSecond.map { String(format: "%.1f", $0) } ?? "", r.percentOfCopy.map { String(format: "%.0f%%", $0) } ?? "",
-                 r.check]
-            }))
+            header: ["op", "shape", "backend", "device", "median ms", "min ms", "p90 ms", "kernel ms", "GB/s", "GFLOP/s", "% of copy"]
+                + (memory ? ["extra MB"] : []) + ["check"],
+            rows: results.map(cells)))
         Console.current.line("* fastest for its op and shape; GB/s counts 8 bytes per element (logits read once, gradient written once); "
-                             + "% of copy is against a copy of the same bytes on the same device")
+                             + "% of copy is against a copy of the same bytes on the same device"
+                             + (memory ? "; extra MB is one call's peak resident memory beyond its inputs and outputs" : ""))
         if let runID { Console.current.line("run \(runID) recorded in \(store.path) (table timings, view bench_results)") }
     }
 

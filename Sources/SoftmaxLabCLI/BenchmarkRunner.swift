@@ -22,6 +22,8 @@ struct BenchmarkResult: Encodable {
     var percentOfCopy: Double?
     /// "ok", or what was wrong (then nothing was timed).
     var check: String
+    /// One call's peak resident memory beyond its inputs and outputs (`PeakMemory`), where measured.
+    var peakExtraBytes: Int?
 
     var key: String { "\(op)|\(shape)|\(backend)|\(device)" }
     /// GB/s or GFLOP/s, whichever the op is measured in.
@@ -263,6 +265,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) { try once(checking: false) }
         var r = result(name, label, timing, bytes: 0, flops: flops, copyGBs: nil, check: "ok")
         r.kernelTiming = try kernelTime { try once(checking: false) }
+        // Host memory: on a device the workspace lives in device memory, which this does not see.
+        if backend.name == "swift" { r.peakExtraBytes = try PeakMemory.extraBytes { try once(checking: false) } }
         return r
     }
 

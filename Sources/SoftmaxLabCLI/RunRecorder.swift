@@ -57,7 +57,7 @@ final class RunRecorder: TrainingObserver {
                 runId: runID, op: r.op, shape: r.shape, backend: r.backend, deviceId: deviceID, samples: r.timing == nil ? 0 : repeats,
                 minMs: r.timing?.min, medianMs: r.timing?.median, p90Ms: r.timing?.p90, maxMs: r.timing?.max,
                 bytes: Int64(r.bytes), flops: Int64(r.flops), gbPerS: r.gbPerSecond, gflopPerS: r.gflopPerSecond,
-                percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check)]
+                percentOfBandwidth: r.percentOfCopy, timing: "wall", checkResult: r.check, peakExtraBytes: r.peakExtraBytes.map(Int64.init))]
             if let k = r.kernelTiming {
                 // The same op by the device's clock: rates from the kernel time alone.
                 let seconds = k.median / 1e3

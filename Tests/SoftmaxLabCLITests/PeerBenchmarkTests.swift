@@ -1,6 +1,7 @@
 import ExperimentStore
 import Foundation
 import SoftmaxLabCLI
+import SoftmaxCPU
 import Testing
 
 /// scripts/bench-peers.py writes numpy's timings into the same store as `bench`.
@@ -28,6 +29,38 @@ import Testing
         #expect(compare.exitCode == 0, "\(compare.standardError)")
         let line = compare.standardOutput.split(separator: "\n").first { $0.hasPrefix("xent 64x300") }
         #expect(line?.contains("swift") == true && line?.contains("numpy") == true, "\(compare.standardOutput)")
+    }
+
+    /// The fused linear op and numpy's materialized path in one store, each with its peak memory
+    /// beyond inputs and outputs: numpy's at least its N×V logits, SoftmaxLab's at least its block
+    /// of logits and within the workspace its formula states.
+    @Test func linearCrossEntropyAndNumpyRecordTheirPeakMemory() throws {
+        let files = try TestFiles()
+        let db = files.path("linear.sqlite")
+        let shape = "64x32x20000"
+        let bench = CommandRunner.run(["bench", "--backend", "swift", "--op", "linear-xent", "--shapes", shape, "--repeat", "2", "--warmup", "0", "--db", db])
+        #expect(bench.exitCode == 0, "\(bench.standardError)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", packageRoot.appendingPathComponent("scripts/bench-peers.py").path, "--op", "linear-xent", "--shapes", shape,
+                       "--repeat", "2", "--warmup", "0", "--db", db]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "python3 with numpy is needed (CI installs python3-numpy)")
+        let rows = try ExperimentStore(path: db).query(
+            "SELECT backend, check_result, peak_extra_bytes FROM bench_results WHERE op = 'linear-xent' AND shape = '\(shape)' AND timing = 'wall'")
+        var peak: [String: Int] = [:]
+        for row in rows {
+            #expect(row["check_result"] == "ok", "\(row)")
+            peak[row["backend"]!] = row["peak_extra_bytes"].flatMap { Int($0) }
+        }
+        let logits = 64 * 20000 * 4
+        let workspace = SwiftBackend().linearCrossEntropyWorkspaceBytes(rows: 64, features: 32, vocabulary: 20000)
+        #expect(peak["numpy"].map { $0 >= logits } == true, "numpy's peak \(String(describing: peak["numpy"])) against the logits' \(logits) bytes")
+        // The block's logits (6 rows of 20000) are touched whole; the packing panels only in part.
+        #expect(peak["swift"].map { $0 >= 6 * 20000 * 4 && $0 <= workspace + (256 << 10) } == true,
+                "swift's peak \(String(describing: peak["swift"])) against a workspace of \(workspace) bytes")
     }
 
     @Test func emptyOpMeasuresTheHarness() throws {
