@@ -81,6 +81,7 @@ struct HubProcessTests {
             #expect(CommandRunner.run(["train", "--dataset", "iris", "--epochs", "5", "--lr", lr, "--db", db]).exitCode == 0)
         }
         #expect(CommandRunner.run(["bench", "--db", db, "--shapes", "64x10", "--features", "8", "--repeat", "2"]).exitCode == 0)
+        #expect(CommandRunner.run(["bench", "--db", db, "--op", "linear-xent", "--backend", "swift", "--shapes", "16x8x100", "--repeat", "2"]).exitCode == 0)
         let push = CommandRunner.run(["runs", "push", "--to", hub.url, "--db", db])
         #expect(push.exitCode == 0, "\(push.standardError)")
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)

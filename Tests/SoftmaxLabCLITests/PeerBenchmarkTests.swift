@@ -37,9 +37,12 @@ import Testing
     @Test func linearCrossEntropyAndNumpyRecordTheirPeakMemory() throws {
         let files = try TestFiles()
         let db = files.path("linear.sqlite")
-        let shape = "64x32x20000"
-        let bench = CommandRunner.run(["bench", "--backend", "swift", "--op", "linear-xent", "--shapes", shape, "--repeat", "2", "--warmup", "0", "--db", db])
-        #expect(bench.exitCode == 0, "\(bench.standardError)")
+        // A block of 6 rows of 200000 logits (4.8 MB): large beside the high-water mark's slack
+        // (the kernel syncs each thread's resident count every 64 page faults).
+        let shape = "200x16x200000"
+        // In its own process: the high-water mark is the process's, and other tests run beside this one.
+        let bench = try ProcessTests.run(["bench", "--backend", "swift", "--op", "linear-xent", "--shapes", shape, "--repeat", "2", "--warmup", "0", "--db", db])
+        #expect(bench.0 == 0, "\(bench.1)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3", packageRoot.appendingPathComponent("scripts/bench-peers.py").path, "--op", "linear-xent", "--shapes", shape,
@@ -55,11 +58,11 @@ import Testing
             #expect(row["check_result"] == "ok", "\(row)")
             peak[row["backend"]!] = row["peak_extra_bytes"].flatMap { Int($0) }
         }
-        let logits = 64 * 20000 * 4
-        let workspace = SwiftBackend().linearCrossEntropyWorkspaceBytes(rows: 64, features: 32, vocabulary: 20000)
+        let logits = 200 * 200_000 * 4, block = 6 * 200_000 * 4
+        let workspace = SwiftBackend().linearCrossEntropyWorkspaceBytes(rows: 200, features: 16, vocabulary: 200_000)
         #expect(peak["numpy"].map { $0 >= logits } == true, "numpy's peak \(String(describing: peak["numpy"])) against the logits' \(logits) bytes")
-        // The block's logits (6 rows of 20000) are touched whole; the packing panels only in part.
-        #expect(peak["swift"].map { $0 >= 6 * 20000 * 4 && $0 <= workspace + (256 << 10) } == true,
+        // The block's logits are touched whole; the packing panels only in part.
+        #expect(peak["swift"].map { Double($0) >= 0.8 * Double(block) && $0 <= workspace + (1 << 20) } == true,
                 "swift's peak \(String(describing: peak["swift"])) against a workspace of \(workspace) bytes")
     }
 
