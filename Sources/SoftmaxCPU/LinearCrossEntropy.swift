@@ -11,8 +11,8 @@ import SoftmaxCore
 ///
 /// Threads split the vocabulary: each owns a contiguous range of chunks for the whole call, so it
 /// alone writes those columns of ∂W and ∂b, and it keeps its own partial of the block's ∂H (summed
-/// after the block). Two barriers a block: after the forward (the statistics need every column),
-/// and after the backward.
+/// after the block). One barrier a block: a block's gradient needs the statistics of every column,
+/// so each pass over the vocabulary does block r's backward and block r + 1's forward.
 ///
 /// The row math is `RowKernel`'s (statistics, gradient, row loss), the same code as the fused
 /// call's column split: every option that has holds here.
@@ -24,7 +24,7 @@ enum LinearCrossEntropy {
 
         /// Rows so the block's logits stay within 1.5% of the batch's N×V logits and 48 MiB
         /// (the floor is one micro-tile of 6); tiles of 256 columns (a kc×256 packed panel
-        /// of W is 256 KB, a quarter of this machine's L2).
+        /// of W is 256 KB, half a Zen 3 core's L2). BENCHMARKS.md measures larger blocks.
         static func automatic(rows n: Int, vocabulary v: Int) -> Tiles {
             let byShare = Int(0.015 * Double(n))
             let byBytes = (48 << 20) / (4 * Swift.max(v, 1))

@@ -4,7 +4,8 @@ import SoftmaxCore
 import SoftmaxReference
 
 /// `softmax-lab gradcheck`: each backend's analytic gradients of the full classifier objective
-/// against central differences of the float64 objective.
+/// against central differences of the float64 objective, and, where a backend has it, the fused
+/// linear cross-entropy's ∂H, ∂W, ∂b against central differences of its float64 loss.
 struct GradcheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradcheck",
@@ -36,14 +37,16 @@ struct GradcheckCommand: ParsableCommand {
         for (name, value, limit) in [("--rows", rows, 100_000), ("--classes", classes, 10_000), ("--features", features, 10_000)] {
             guard value >= 1, value <= limit else { throw ValidationError("\(name) must be in 1...\(limit), got \(value)") }
         }
-        guard (features + 1) * classes <= 20_000 else {
-            throw ValidationError("--features × --classes is too large for finite differences (at most 20000 parameters)")
+        guard (features + 1) * classes + rows * features <= 20_000 else {
+            throw ValidationError("--features × --classes (with --rows × --features for ∂H) is too large for finite differences (at most 20000 parameters)")
         }
         guard l2.isFinite, l2 >= 0 else { throw ValidationError("--l2 must be a non-negative number, got \(l2)") }
     }
 
     struct Row: Encodable {
         var computedBy: String
+        /// ∂H of the fused linear cross-entropy's rows; nil for the classifier objective's.
+        var relativeErrorH: Double? = nil
         var relativeErrorW: Double
         var relativeErrorB: Double
         var maxAbsoluteError: Double
@@ -93,13 +96,38 @@ struct GradcheckCommand: ParsableCommand {
                                numericW, numericB, Self.backendTolerance))
         }
 
+        // The fused linear cross-entropy (no L2 term: it is the loss of f = H·W + b alone), its
+        // three gradients against differences over every entry of H, W and b.
+        let hCount = rows * features, wCount = features * classes
+        let fusedNumeric = GradientCheck.centralDifference(at: x.storage.map(Double.init) + params, step: 1e-6) { v in
+            ReferenceLinear.linearCrossEntropy(
+                hidden: DoubleMatrix(rows: rows, cols: features, storage: Array(v[0..<hCount])),
+                classifier: DoubleMatrix(rows: features, cols: classes, storage: Array(v[hCount..<(hCount + wCount)])),
+                bias: Array(v[(hCount + wCount)...]), targets: targets, options: options).crossEntropy.loss
+        }
+        let (numericH, fusedW, fusedB) = (Array(fusedNumeric[0..<hCount]), Array(fusedNumeric[hCount..<(hCount + wCount)]),
+                                          Array(fusedNumeric[(hCount + wCount)...]))
+        for compute in computes {
+            let g: LinearCrossEntropyResult
+            do {
+                g = try compute.linearCrossEntropy(hidden: x, classifier: w, bias: b, targets: targets, options: options)
+            } catch let error as SoftmaxError {
+                Console.current.note("gradcheck: \(compute.name) \(compute.deviceName): \(error)")
+                continue
+            }
+            let label = (compute.name == "swift" ? "swift backend" : "\(compute.name) \(compute.deviceName)") + ", fused linear"
+            results.append(row(label, g.classifierGradient!.storage.map(Double.init), g.biasGradient!.map(Double.init), fusedW, fusedB,
+                               Self.backendTolerance, hidden: (g.hiddenGradient!.storage.map(Double.init), numericH)))
+        }
+
         let output = Output(rows: rows, classes: classes, features: features, seed: seed, l2: l2, objective: oracle.objective,
                             results: results, passed: results.allSatisfy(\.passed))
         if let recorder {
             try recorder.record(metrics: results.flatMap { r -> [MetricWriter.Sample] in
                 let p = r.computedBy.replacingOccurrences(of: " ", with: "_")
                 return [MetricWriter.Sample(key: "\(p)_rel_error_dW", step: nil, epoch: nil, value: r.relativeErrorW),
-                 MetricWriter.Sample(key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
+                        MetricWriter.Sample(key: "\(p)_rel_error_db", step: nil, epoch: nil, value: r.relativeErrorB)]
+                    + (r.relativeErrorH.map { [MetricWriter.Sample(key: "\(p)_rel_error_dH", step: nil, epoch: nil, value: $0)] } ?? [])
             })
             if output.passed { try recorder.finish() } else { recorder.fail(InputError("a relative error exceeds its tolerance")) }
         }
@@ -108,19 +136,22 @@ struct GradcheckCommand: ParsableCommand {
         } else {
             let out = Console.current
             out.line("gradcheck: N=\(rows) C=\(classes) D=\(features) seed=\(seed) λ=\(formatted(l2)), objective \(formatted(oracle.objective))")
-            out.line("analytic vs central differences (h = 1e-6) of the float64 objective; relative error ‖a − n‖/(‖a‖ + ‖n‖):")
+            out.line("analytic vs central differences (h = 1e-6) of the float64 objective (the fused linear rows: of its loss, no L2); relative error ‖a − n‖/(‖a‖ + ‖n‖):")
             out.line(Table.render(
-                header: ["computed by", "rel. error ∂W", "rel. error ∂b", "max |a − n|", "tolerance", "result"],
-                rows: results.map { [$0.computedBy, formatted($0.relativeErrorW), formatted($0.relativeErrorB),
+                header: ["computed by", "rel. error ∂H", "rel. error ∂W", "rel. error ∂b", "max |a − n|", "tolerance", "result"],
+                rows: results.map { [$0.computedBy, $0.relativeErrorH.map(formatted) ?? "", formatted($0.relativeErrorW), formatted($0.relativeErrorB),
                                      formatted($0.maxAbsoluteError), formatted($0.tolerance), $0.passed ? "ok" : "FAILED"] }))
         }
         if !output.passed { throw ExitCode.failure }
     }
 
-    private func row(_ name: String, _ w: [Double], _ b: [Double], _ nw: [Double], _ nb: [Double], _ tolerance: Double) -> Row {
+    /// `hidden`: ∂H and its differences, for the fused linear rows.
+    private func row(_ name: String, _ w: [Double], _ b: [Double], _ nw: [Double], _ nb: [Double], _ tolerance: Double,
+                     hidden: ([Double], [Double])? = nil) -> Row {
         let ew = GradientCheck.relativeError(w, nw), eb = GradientCheck.relativeError(b, nb)
-        let worst = GradientCheck.maxAbsoluteError(w + b, nw + nb).error
-        return Row(computedBy: name, relativeErrorW: ew, relativeErrorB: eb, maxAbsoluteError: worst, tolerance: tolerance,
-                   passed: ew <= tolerance && eb <= tolerance)
+        let eh = hidden.map { GradientCheck.relativeError($0.0, $0.1) }
+        let worst = GradientCheck.maxAbsoluteError(w + b + (hidden?.0 ?? []), nw + nb + (hidden?.1 ?? [])).error
+        return Row(computedBy: name, relativeErrorH: eh, relativeErrorW: ew, relativeErrorB: eb, maxAbsoluteError: worst, tolerance: tolerance,
+                   passed: ew <= tolerance && eb <= tolerance && (eh ?? 0) <= tolerance)
     }
 }

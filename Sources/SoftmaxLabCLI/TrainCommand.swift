@@ -38,6 +38,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var extended: ExtendedLossOptions
     @OptionGroup var backend: BackendOptions
     @OptionGroup var store: StoreOptions
+    @Flag(help: "Train through the fused linear cross-entropy: the scores of a batch are never stored (the swift backend).") var fused = false
     @Flag(help: "Do not record the run.") var noRecord = false
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -65,6 +66,7 @@ struct TrainCommand: ParsableCommand {
         c.logEvery = logEvery
         c.softcap = extended.softcap
         c.zLoss = extended.zLoss
+        c.fused = fused
         return c
     }
 

@@ -58,6 +58,8 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
         let w = try backend.makeBuffer(w0), b = try backend.makeBuffer(rows: 1, cols: c)
         let vw = try backend.makeBuffer(rows: d, cols: c), vb = try backend.makeBuffer(rows: 1, cols: c)
         let dw = try backend.makeBuffer(rows: d, cols: c), db = try backend.makeBuffer(rows: 1, cols: c)
+        // The fused op has no L2 term: λ·W is added by an SGD step used as an axpy (see lossAndGradients).
+        let l2Scratch = config.fused && config.l2 > 0 ? try backend.makeBuffer(rows: d, cols: c) : nil
         let trainData = try upload(train)
         let validationData = try validation.map(upload)
 
@@ -82,7 +84,7 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
                     let rows = min(batchSize, train.count - start)
                     let loss = try lossAndGradients(
                         fullBatch ? nil : (rows == batchSize ? batch! : lastBatch!), order[start..<(start + rows)],
-                        trainData, w, b, gradient: fullGradient, dw, db)
+                        trainData, w, b, gradient: fullGradient, dw, db, l2Scratch: l2Scratch)
                     try backend.sgdStep(parameter: w, gradient: dw, velocity: vw, learningRate: learningRate, momentum: config.momentum)
                     try backend.sgdStep(parameter: b, gradient: db, velocity: vb, learningRate: learningRate, momentum: config.momentum)
                     step += 1
@@ -115,7 +117,8 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
     /// `indices` gathered into `batch`; returns the mean loss and leaves ∂W, ∂b in dw, db.
     private func lossAndGradients(
         _ batch: Batch?, _ indices: ArraySlice<Int32>, _ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer,
-        gradient fullGradient: Backend.FloatBuffer?, _ dw: Backend.FloatBuffer, _ db: Backend.FloatBuffer
+        gradient fullGradient: Backend.FloatBuffer?, _ dw: Backend.FloatBuffer, _ db: Backend.FloatBuffer,
+        l2Scratch: Backend.FloatBuffer?
     ) throws -> Double {
         let (x, y, scores, gradient): (Backend.FloatBuffer, Backend.IndexBuffer, Backend.FloatBuffer, Backend.FloatBuffer)
         if let m = batch {
@@ -126,6 +129,16 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
         } else {
             (x, y, scores, gradient) = (data.x, data.y, data.scores, fullGradient!)
         }
+        if config.fused {
+            let loss = try backend.linearCrossEntropy(
+                hidden: x, classifier: w, layout: .dv, bias: b, targets: .classIndices(y), options: config.lossOptions,
+                outputs: LinearCrossEntropyOutputs(classifierGradient: dw, biasGradient: db)).loss
+            if let l2Scratch {
+                // dw += λ·w: an SGD step with no momentum and learning rate −λ, from a zeroed velocity, is that axpy.
+                try backend.sgdStep(parameter: dw, gradient: w, velocity: l2Scratch, learningRate: -config.l2, momentum: 0)
+            }
+            return loss
+        }
         try backend.linearForward(x: x, weights: w, bias: b, scores: scores)
         let loss = try backend.crossEntropy(logits: scores, targets: .classIndices(y), options: config.lossOptions,
                                             outputs: CrossEntropyOutputs(gradient: gradient)).loss
@@ -135,6 +148,12 @@ public final class ClassifierTrainer<Backend: ComputeBackend> {
 
     /// Mean loss and accuracy of the current classifier on a whole data set.
     private func evaluate(_ data: DeviceData, _ w: Backend.FloatBuffer, _ b: Backend.FloatBuffer) throws -> (loss: Double, accuracy: Double) {
+        if config.fused {
+            let value = try backend.linearCrossEntropy(
+                hidden: data.x, classifier: w, layout: .dv, bias: b, targets: .classIndices(data.y), options: config.lossOptions,
+                outputs: LinearCrossEntropyOutputs(accuracy: true))
+            return (value.loss, Double(value.correct ?? 0) / Double(data.count))
+        }
         try backend.linearForward(x: data.x, weights: w, bias: b, scores: data.scores)
         let loss = try backend.crossEntropy(logits: data.scores, targets: .classIndices(data.y), options: config.lossOptions,
                                             outputs: CrossEntropyOutputs()).loss

@@ -42,6 +42,9 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var softcap: Float?
     /// The loss's z-loss λ (each row adds λ·lse²); 0 for none.
     public var zLoss: Float = 0
+    /// Each step and evaluation through the fused linear cross-entropy (the scores never stored)
+    /// instead of the linear layer, the fused loss and the layer's backward.
+    public var fused = false
 
     /// The options of the loss minimized (and reported): the mean, with softcap and z-loss.
     public var lossOptions: CrossEntropyOptions {

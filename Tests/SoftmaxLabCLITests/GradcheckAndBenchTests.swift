@@ -5,7 +5,7 @@ import TestSupport
 
 @Suite struct GradcheckAndBenchTests {
     struct Gradcheck: Decodable {
-        struct Row: Decodable { var computedBy: String; var relativeErrorW: Double; var tolerance: Double; var passed: Bool }
+        struct Row: Decodable { var computedBy: String; var relativeErrorH: Double?; var relativeErrorW: Double; var tolerance: Double; var passed: Bool }
         var results: [Row]
         var passed: Bool
     }
@@ -18,7 +18,10 @@ import TestSupport
         #expect(g.passed)
         // The oracle, the Swift backend and every OpenCL device.
         #expect(Array(g.results.map(\.computedBy).prefix(2)) == ["float64 oracle", "swift backend"])
-        #expect(g.results.count == 2 + TestBackends.openCLDevices.count)
+        // Then the fused linear cross-entropy's ∂H, ∂W, ∂b, where a backend has it (the Swift one so far).
+        #expect(g.results.count == 3 + TestBackends.openCLDevices.count)
+        #expect(g.results.last?.computedBy == "swift backend, fused linear")
+        #expect(g.results.last.map { ($0.relativeErrorH ?? 1) < $0.tolerance && ($0.relativeErrorH ?? 0) > 0 } == true)
         for row in g.results { #expect(row.relativeErrorW < row.tolerance && row.relativeErrorW > 0) }
     }
 
@@ -30,7 +33,7 @@ import TestSupport
 
     @Test(arguments: [
         (["gradcheck", "--rows", "0"], "--rows must be in 1...100000, got 0"),
-        (["gradcheck", "--features", "200", "--classes", "200"], "--features × --classes is too large"),
+        (["gradcheck", "--features", "200", "--classes", "200"], "--features × --classes (with --rows × --features for ∂H) is too large"),
         (["bench", "--shapes", "10x"], "--shapes: '10x' is not of the form NxC"),
         (["bench", "--repeat", "0"], "--repeat must be at least 1"),
         (["bench", "--op", "fft"], "The value 'fft' is invalid for '--op <op>'"),
