@@ -9,11 +9,11 @@ struct ReductionScale {
     var counted: Int
     var mean: Bool
 
-    init(labels: [Int32], weights: [Float]?, options: CrossEntropyOptions) {
+    init(labels: [Int32], options: CrossEntropyOptions) {
         denominator = 0
         counted = 0
         for y in labels where y != options.ignoreIndex {
-            denominator += Double(weights?[Int(y)] ?? 1)
+            denominator += Double(options.classWeights?[Int(y)] ?? 1)
             counted += 1
         }
         mean = options.reduction == .mean
@@ -30,9 +30,11 @@ struct ReductionScale {
     var scale: Float { mean ? (denominator > 0 ? Float(1 / denominator) : 0) : 1 }
     var zScale: Float { mean ? (counted > 0 ? 1 / Float(counted) : 0) : 1 }
 
-    func constants(classes c: Int, weights: UnsafePointer<Float>?, weightSum: Float, options: CrossEntropyOptions, argmax: Bool) -> XentConstants {
+    /// `weights`: the options' class weights as the kernels read them (nil without weights).
+    func constants(classes c: Int, weights: UnsafePointer<Float>?, options: CrossEntropyOptions, argmax: Bool) -> XentConstants {
         XentConstants(
-            classes: c, scale: scale, smoothing: options.labelSmoothing, weights: weights, weightSum: weightSum,
+            classes: c, scale: scale, smoothing: options.labelSmoothing, weights: weights,
+            weightSum: options.classWeights?.reduce(0, +) ?? Float(c),
             ignoreIndex: options.ignoreIndex, zLoss: ZLossTerm(lambda: options.zLoss, scale: zScale), argmax: argmax)
     }
 

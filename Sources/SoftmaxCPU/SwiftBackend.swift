@@ -133,7 +133,6 @@ public final class SwiftBackend: ComputeBackend {
         let n = logits.rows, c = logits.cols
 
         let weights = options.classWeights
-        let weightSum = weights?.reduce(0, +) ?? Float(c)
         let reduction: ReductionScale
         switch targets {
         case .classIndices(let labels):
@@ -141,7 +140,7 @@ public final class SwiftBackend: ComputeBackend {
                 throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per logits row)", got: "\(labels.values.count)")
             }
             try InputValidation.requireLabelsInRange(labels.values, classes: c, ignoreIndex: options.ignoreIndex)
-            reduction = ReductionScale(labels: labels.values, weights: weights, options: options)
+            reduction = ReductionScale(labels: labels.values, options: options)
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
             try q.requireFloat32("probability targets")
@@ -159,8 +158,7 @@ public final class SwiftBackend: ComputeBackend {
         }
 
         let result = (weights ?? []).withUnsafeBufferPointer { w in
-            let k = reduction.constants(classes: c, weights: weights == nil ? nil : w.baseAddress, weightSum: weightSum, options: options,
-                                        argmax: outputs.accuracy)
+            let k = reduction.constants(classes: c, weights: weights == nil ? nil : w.baseAddress, options: options, argmax: outputs.accuracy)
             return withPredictions { predictionPointer in
                 let sixteen = logits.elementType != .f32 || (outputs.gradient.map { $0.elementType != .f32 } ?? false)
                 let out = FusedCrossEntropy.Outputs(
@@ -228,11 +226,10 @@ public final class SwiftBackend: ComputeBackend {
                                  shape: [LinearCrossEntropy.workspaceBytes(tiles, features: d, vocabulary: v, threads: Parallel.workerCount)],
                                  elementBytes: 1)
         let weights = options.classWeights
-        let reduction = ReductionScale(labels: labels.values, weights: weights, options: options)
+        let reduction = ReductionScale(labels: labels.values, options: options)
         let totals = (weights ?? []).withUnsafeBufferPointer { w in
             labels.values.withUnsafeBufferPointer { y in
-                let k = reduction.constants(classes: v, weights: weights == nil ? nil : w.baseAddress,
-                                            weightSum: weights?.reduce(0, +) ?? Float(v), options: options, argmax: outputs.accuracy)
+                let k = reduction.constants(classes: v, weights: weights == nil ? nil : w.baseAddress, options: options, argmax: outputs.accuracy)
                 func run(_ predictions: UnsafeMutablePointer<Int32>?) -> FusedCrossEntropy.Totals {
                     LinearCrossEntropy.run(
                         .init(hidden: hidden.pointer, rows: n, features: d, classifier: classifier.pointer, transposed: layout == .vd,

@@ -33,20 +33,17 @@ public struct LinearCrossEntropyOutputs<Buffer: BackendBuffer, Indices: AnyObjec
         self.predictions = predictions
         self.accuracy = accuracy || predictions != nil
     }
-
-    /// Whether any gradient is asked for (the backward half of the work).
-    public var wantsGradient: Bool { hiddenGradient != nil || classifierGradient != nil || biasGradient != nil }
 }
 
 extension LinearCrossEntropyOutputs {
-    /// The checks every backend makes before a fused linear call: non-empty float32 operands of
-    /// agreeing shapes, options that fit V, outputs of the right shapes (a backend checks the
-    /// length of `predictions` and the targets itself).
     /// V, from the classifier's shape in its layout.
     public static func vocabulary(_ classifier: Buffer, _ layout: ClassifierLayout) -> Int {
         layout == .dv ? classifier.cols : classifier.rows
     }
 
+    /// The checks every backend makes before a fused linear call: non-empty float32 operands of
+    /// agreeing shapes, options that fit V, outputs of the right shapes (a backend checks the
+    /// length of `predictions` and the targets itself).
     public func validate(hidden: Buffer, classifier: Buffer, layout: ClassifierLayout, bias: Buffer?,
                          options: CrossEntropyOptions) throws(SoftmaxError) {
         let n = hidden.rows, d = hidden.cols, v = Self.vocabulary(classifier, layout)

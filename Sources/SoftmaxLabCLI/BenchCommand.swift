@@ -210,7 +210,7 @@ struct BenchCommand: ParsableCommand {
                     results.append(try runner.linearCrossEntropy(Shape(rows: shape.rows, cols: shape.vocabulary), features: shape.features))
                 } catch let error as SoftmaxError {
                     // A backend without the fused linear op: said in its row, the others still run.
-                    results.append(BenchmarkResult(op: "linear-" + runner.xentName + (classifierLayout == .vd ? "-vd" : ""), shape: shape.description, backend: compute.name,
+                    results.append(BenchmarkResult(op: runner.linearOpName, shape: shape.description, backend: compute.name,
                                                    device: compute.deviceName, bytes: 0, flops: 0, check: "unsupported: \(error)"))
                 }
             }

@@ -44,6 +44,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
     var elementType = ElementType.f32
     /// How the fused linear op's classifier is stored (D×V, or PyTorch's V×D).
     var classifierLayout = ClassifierLayout.dv
+    /// The fused linear op's name: "linear-xent", "linear-xent+softcap-vd", …
+    var linearOpName: String { "linear-" + xentName + (classifierLayout == .vd ? "-vd" : "") }
 
     private var typeSuffix: String { elementType == .f32 ? "" : "-\(elementType.rawValue)" }
     /// The fused op's name in results and the store: "xent", "xent+softcap-bf16", …
@@ -211,7 +213,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let lse = try backend.makeBuffer(rows: n, cols: 1), rowLoss = try backend.makeBuffer(rows: n, cols: 1)
         let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
         let options = lossOptions
-        let label = "\(n)x\(d)x\(v)", name = "linear-" + xentName + (layout == .vd ? "-vd" : "")
+        let label = "\(n)x\(d)x\(v)", name = linearOpName
         let flops = 6 * n * d * v
         func once(checking: Bool) throws {
             let outputs = LinearCrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(

@@ -44,31 +44,15 @@ extension LossCommand {
         if let file = outputs[1], let g = result.classifierGradient { try file.write(NumpyFile.data(g)) }
         if let file = outputs[2], let g = result.biasGradient { try file.write(NumpyFile.data(g)) }
         try predictionsFile?.write(NumpyFile.data(result.predictions.map(Int64.init)))
-        if options.reduction == .mean, l.labels.allSatisfy({ $0 == options.ignoreIndex }) {
-            Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
-        }
         let value = result.value, n = h.matrix.rows
         let output = Output(
             loss: value.loss, zLoss: value.zLoss, accuracy: value.accuracy.flatMap { $0.isNaN ? nil : $0 },
             reduction: options.reduction.rawValue, rows: n, classes: v, backend: compute.name,
             rowLosses: json || options.reduction == .none ? result.rowLosses : nil, gradientFile: nil, predictionsFile: predictionsOut,
             features: d, hiddenGradientFile: gradHiddenOut, classifierGradientFile: gradClassifierOut, biasGradientFile: gradBiasOut)
-        if json {
-            Console.current.line(try JSONOutput.string(output))
-            return
-        }
+        guard try show(output, rowLosses: result.rowLosses, options: options, labels: l.labels, locate: h.locate,
+                       shape: "\(n) rows, D = \(d), V = \(v), \(compute.name) backend, logits never stored", accuracyAgainst: "label") else { return }
         let out = Console.current
-        let shape = "\(n) rows, D = \(d), V = \(v), \(compute.name) backend, logits never stored"
-        if options.reduction == .none {
-            out.line("row losses (\(shape)):")
-            for (i, loss) in result.rowLosses.enumerated().prefix(20) { out.line("  \(h.locate(i)): \(formatted(loss))") }
-            if n > 20 { out.line("  … \(n - 20) more (use --json for all)") }
-            out.line("sum: \(formatted(value.loss))")
-        } else {
-            out.line("loss (\(options.reduction.rawValue) over \(shape)): \(formatted(value.loss))")
-        }
-        if options.zLoss > 0 { out.line("z part (included above): \(formatted(value.zLoss))") }
-        if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the label)") }
         if let path = gradHiddenOut { out.line("∂loss/∂H (\(n)x\(d), float32) written to \(path)") }
         if let path = gradClassifierOut { out.line("∂loss/∂W (\(w.matrix.rows)x\(w.matrix.cols), float32, \(classifierLayout.rawValue)) written to \(path)") }
         if let path = gradBiasOut { out.line("∂loss/∂b (\(v), float32) written to \(path)") }

@@ -128,31 +128,42 @@ struct LossCommand: ParsableCommand {
         let result = try compute.crossEntropy(logits: x, targets: target, options: options, storage: input.storage, gradientType: gradientType)
         try gradientFile?.write(NumpyFile.data(result.gradient, as: gradientType))
         try predictionsFile?.write(NumpyFile.data(result.predictions.map(Int64.init)))
-        if case .classIndices(let l) = target, options.reduction == .mean, l.allSatisfy({ $0 == options.ignoreIndex }) {
-            Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
-        }
-
         let output = Output(
             loss: result.loss, zLoss: result.zLoss, accuracy: result.accuracy.isNaN ? nil : result.accuracy,
             reduction: options.reduction.rawValue, rows: x.rows, classes: x.cols, backend: compute.name,
             rowLosses: json || options.reduction == .none ? result.rowLosses : nil, gradientFile: gradOut,
             predictionsFile: predictionsOut)
+        let labelValues: [Int32]? = if case .classIndices(let l) = target { l } else { nil }
+        guard try show(output, rowLosses: result.rowLosses, options: options, labels: labelValues, locate: input.locate,
+                       shape: "\(x.rows) rows, \(x.cols) classes, \(compute.name) backend",
+                       accuracyAgainst: labels != nil ? "label" : "target's argmax") else { return }
+        let out = Console.current
+        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), \(["f32": "float32", "f16": "float16", "bf16": "bfloat16"][gradientType.rawValue]!)) written to \(gradOut)") }
+        if let predictionsOut { out.line("predictions (\(x.rows), int64) written to \(predictionsOut)") }
+    }
+
+    /// What both forms print: the all-ignored warning, then the output as JSON (returning false),
+    /// or the loss, its z part and the accuracy as text (returning true: the caller adds the files).
+    func show(_ output: Output, rowLosses: [Float], options: CrossEntropyOptions, labels: [Int32]?, locate: (Int) -> String,
+              shape: String, accuracyAgainst: String) throws -> Bool {
+        if let labels, options.reduction == .mean, labels.allSatisfy({ $0 == options.ignoreIndex }) {
+            Console.current.note("warning: every row has the ignore index \(options.ignoreIndex); the mean over no rows is NaN (as in PyTorch)")
+        }
         if json {
             Console.current.line(try JSONOutput.string(output))
-            return
+            return false
         }
         let out = Console.current
         if options.reduction == .none {
-            out.line("row losses (\(x.rows) rows, \(x.cols) classes, \(compute.name) backend):")
-            for (i, l) in result.rowLosses.enumerated().prefix(20) { out.line("  \(input.locate(i)): \(formatted(l))") }
-            if x.rows > 20 { out.line("  … \(x.rows - 20) more (use --json for all)") }
-            out.line("sum: \(formatted(result.loss))")
+            out.line("row losses (\(shape)):")
+            for (i, l) in rowLosses.enumerated().prefix(20) { out.line("  \(locate(i)): \(formatted(l))") }
+            if output.rows > 20 { out.line("  … \(output.rows - 20) more (use --json for all)") }
+            out.line("sum: \(formatted(output.loss))")
         } else {
-            out.line("loss (\(options.reduction.rawValue) over \(x.rows) rows, \(x.cols) classes, \(compute.name) backend): \(formatted(result.loss))")
+            out.line("loss (\(options.reduction.rawValue) over \(shape)): \(formatted(output.loss))")
         }
-        if options.zLoss > 0 { out.line("z part (included above): \(formatted(result.zLoss))") }
-        if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the \(labels != nil ? "label" : "target's argmax"))") }
-        if let gradOut { out.line("gradient (\(x.rows)x\(x.cols), \(["f32": "float32", "f16": "float16", "bf16": "bfloat16"][gradientType.rawValue]!)) written to \(gradOut)") }
-        if let predictionsOut { out.line("predictions (\(x.rows), int64) written to \(predictionsOut)") }
+        if options.zLoss > 0 { out.line("z part (included above): \(formatted(output.zLoss))") }
+        if let accuracy = output.accuracy { out.line("accuracy: \(formatted(accuracy)) (argmax against the \(accuracyAgainst))") }
+        return true
     }
 }
