@@ -72,6 +72,44 @@ enum SVGChart {
         return svg + "</svg>"
     }
 
+    /// Vertical bars per class, one bar per series side by side, around a zero line (values may be
+    /// negative, as a gradient's are), with round ticks and a legend.
+    static func classBars(title: String, series: [(name: String, values: [Double])], width: Double = 720, height: Double = 260) -> String {
+        let all = series.flatMap(\.values).filter(\.isFinite)
+        guard let classes = series.first?.values.count, classes > 0, !all.isEmpty else { return "<p>\(escape(title)): no data</p>" }
+        let (left, right, top, bottom) = (60.0, 20.0, 30.0, 40.0)
+        let ticks = AxisTicks(low: min(0, all.min()!), high: max(0, all.max()!))
+        let py = { (y: Double) in height - bottom - (y - ticks.lower) / (ticks.upper - ticks.lower) * (height - top - bottom) }
+        let slot = (width - left - right) / Double(classes)
+        let barWidth = max(slot * 0.8 / Double(series.count), 0.5)
+        let total = height + 14 * Double(series.count) + 6
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-family=\"sans-serif\">\(escape(title))</text>"
+        for y in ticks.values {
+            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(width - right)\" y2=\"\(py(y))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\" class=\"y-tick\">\(ticks.label(y))</text>"
+        }
+        let labelEvery = max(1, classes / 20)
+        for k in 0..<classes where k % labelEvery == 0 {
+            svg += "<text x=\"\(left + slot * (Double(k) + 0.5))\" y=\"\(height - bottom + 14)\" font-size=\"10\" text-anchor=\"middle\" font-family=\"sans-serif\" class=\"x-tick\">\(k)</text>"
+        }
+        for (i, s) in series.enumerated() {
+            let color = palette[i % palette.count]
+            for (k, v) in s.values.enumerated() where v.isFinite {
+                let x = left + slot * Double(k) + slot * 0.1 + barWidth * Double(i)
+                let (y0, y1) = (py(max(v, 0)), py(min(v, 0)))
+                svg += "<rect x=\"\(x)\" y=\"\(y0)\" width=\"\(barWidth)\" height=\"\(max(y1 - y0, 0.5))\" fill=\"\(color)\"><title>\(escape(s.name)) class \(k): \(number(v))</title></rect>"
+            }
+            let ly = height + 14 * Double(i)
+            svg += "<rect x=\"\(left)\" y=\"\(ly - 4)\" width=\"12\" height=\"8\" fill=\"\(color)\"/>"
+            svg += "<text x=\"\(left + 16)\" y=\"\(ly + 4)\" font-size=\"10\" font-family=\"sans-serif\" class=\"legend\">\(escape(s.name))</text>"
+        }
+        svg += "<line x1=\"\(left)\" y1=\"\(py(0))\" x2=\"\(width - right)\" y2=\"\(py(0))\" stroke=\"#444\"/>"
+        svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"#444\"/>"
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"middle\" font-family=\"sans-serif\">class</text>"
+        return svg + "</svg>"
+    }
+
     private static func axes(left: Double, top: Double, right: Double, bottom: Double) -> String {
         "<line x1=\"\(left)\" y1=\"\(bottom)\" x2=\"\(right)\" y2=\"\(bottom)\" stroke=\"#444\"/>"
             + "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(bottom)\" stroke=\"#444\"/>"

@@ -25,6 +25,27 @@ public enum ReferenceCrossEntropy {
         /// argmax of the target row (first on ties) for probability targets.
         public var counted: Int
         public var correct: Int
+
+        // The intermediate values, for `explain` to show (each is a step of the code below).
+        /// f' = s·tanh(f/s) with a softcap, else the logits themselves.
+        public var cappedLogits: DoubleMatrix
+        /// m_i = max_j f'_ij and log s_i = log Σ_j exp(f'_ij − m_i), so lse_i = m_i + log s_i.
+        public var rowMax: [Double]
+        public var logSum: [Double]
+        /// p_ij = exp(f'_ij − m_i)/s_i.
+        public var probabilities: DoubleMatrix
+        /// q_ij, the target distribution: (1 − ε)·onehot(y_i) + ε/C, or (1 − ε)·q_ij + ε/C for
+        /// probability targets; a zero row where the row is ignored.
+        public var targetDistribution: DoubleMatrix
+        /// t_ij = w_j·q_ij: row i's loss is −Σ_j t_ij·log p_ij.
+        public var coefficients: DoubleMatrix
+        /// Whether row i counts (its label is not the ignore index).
+        public var rowCounts: [Bool]
+        /// What `mean` divides the cross-entropy by (Σ w_y over counted rows, or N with
+        /// probability targets), and the factors the gradient's two parts are multiplied by.
+        public var denominator: Double
+        public var scale: Double
+        public var zScale: Double
     }
 
     /// argmax of a row, the first on ties.
@@ -63,8 +84,9 @@ public enum ReferenceCrossEntropy {
             for j in 0..<c { p[i, j] = exp(logits[i, j] - m) / s }
         }
 
-        // t_ij: the coefficient of −log p_ij in row i's loss, L_i = −Σ_j t_ij·log p_ij.
-        var t = DoubleMatrix(rows: n, cols: c)
+        // q_ij, the target distribution, and t_ij = w_j·q_ij, the coefficient of −log p_ij in
+        // row i's loss, L_i = −Σ_j t_ij·log p_ij.
+        var q = DoubleMatrix(rows: n, cols: c)
         var rowCounts = [Bool](repeating: true, count: n)
         var denominator = 0.0
         // The argmax of f' is that of f (softcap is strictly increasing); taken on f, since f' can
@@ -77,21 +99,24 @@ public enum ReferenceCrossEntropy {
                 let y = Int(labels[i])
                 if labels[i] == options.ignoreIndex { rowCounts[i] = false; continue }
                 if predictions[i] == labels[i] { correct += 1 }
-                // (1 − ε)·w_y·onehot(y) + (ε/C)·w_j   (PyTorch: (1−ε)·nll + ε/C·Σ_j −w_j·log p_j)
-                for j in 0..<c { t[i, j] = eps / Double(c) * w[j] }
-                t[i, y] += (1 - eps) * w[y]
+                // q = (1 − ε)·onehot(y) + ε/C, so t = (1 − ε)·w_y·onehot(y) + (ε/C)·w_j
+                // (PyTorch: (1−ε)·nll + ε/C·Σ_j −w_j·log p_j)
+                for j in 0..<c { q[i, j] = eps / Double(c) }
+                q[i, y] += 1 - eps
                 // mean divides by the summed weights of the labels of non-ignored rows
                 denominator += w[y]
             }
-        case .probabilities(let q):
+        case .probabilities(let probabilities):
             for i in 0..<n {
-                if Int(predictions[i]) == firstArgmax(c, { Double(q[i, $0]) }) { correct += 1 }
-                // w_j·((1 − ε)·q_ij + ε/C)
-                for j in 0..<c { t[i, j] = w[j] * ((1 - eps) * Double(q[i, j]) + eps / Double(c)) }
+                if Int(predictions[i]) == firstArgmax(c, { Double(probabilities[i, $0]) }) { correct += 1 }
+                // (1 − ε)·q_ij + ε/C
+                for j in 0..<c { q[i, j] = (1 - eps) * Double(probabilities[i, j]) + eps / Double(c) }
             }
             // with probability targets, mean divides by the row count
             denominator = Double(n)
         }
+        var t = q
+        for i in 0..<n { for j in 0..<c { t[i, j] = w[j] * q[i, j] } }
 
         var rowLosses = [Double](repeating: 0, count: n)
         var gradient = DoubleMatrix(rows: n, cols: c)
@@ -132,6 +157,8 @@ public enum ReferenceCrossEntropy {
         let zLoss = zSum * (options.reduction == .mean ? 1 / Double(counted) : 1)
         let loss = (options.reduction == .mean ? ceSum / denominator : ceSum) + zLoss
         return Result(loss: loss, zLoss: zLoss, rowLosses: rowLosses, gradient: gradient, logSumExp: lse,
-                      predictions: predictions, counted: counted, correct: correct)
+                      predictions: predictions, counted: counted, correct: correct, cappedLogits: logits, rowMax: rowMax,
+                      logSum: logSum, probabilities: p, targetDistribution: q, coefficients: t, rowCounts: rowCounts,
+                      denominator: denominator, scale: scale, zScale: zScale)
     }
 }
