@@ -24,13 +24,7 @@ enum SVGChart {
         let (x0, x1, y0, y1) = (xTicks.lower, xTicks.upper, yTicks.lower, yTicks.upper)
         let px = { (x: Double) in left + (x - x0) / (x1 - x0) * (width - left - right) }
         let py = { (y: Double) in height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom) }
-        let total = height + 14 * Double(series.count) + 6
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" role=\"img\" aria-label=\"\(escape(title))\">"
-        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-family=\"sans-serif\">\(escape(title))</text>"
-        for y in yTicks.values {
-            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(width - right)\" y2=\"\(py(y))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\" class=\"y-tick\">\(yTicks.label(y))</text>"
-        }
+        var svg = opening(title: title, width: width, height: height + 14 * Double(series.count) + 6, left: left, right: right, yTicks: yTicks, py: py)
         for x in xTicks.values {
             svg += "<text x=\"\(px(x))\" y=\"\(height - bottom + 14)\" font-size=\"10\" text-anchor=\"middle\" font-family=\"sans-serif\" class=\"x-tick\">\(xTicks.label(x))</text>"
         }
@@ -82,13 +76,7 @@ enum SVGChart {
         let py = { (y: Double) in height - bottom - (y - ticks.lower) / (ticks.upper - ticks.lower) * (height - top - bottom) }
         let slot = (width - left - right) / Double(classes)
         let barWidth = max(slot * 0.8 / Double(series.count), 0.5)
-        let total = height + 14 * Double(series.count) + 6
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" role=\"img\" aria-label=\"\(escape(title))\">"
-        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-family=\"sans-serif\">\(escape(title))</text>"
-        for y in ticks.values {
-            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(width - right)\" y2=\"\(py(y))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\" class=\"y-tick\">\(ticks.label(y))</text>"
-        }
+        var svg = opening(title: title, width: width, height: height + 14 * Double(series.count) + 6, left: left, right: right, yTicks: ticks, py: py)
         let labelEvery = max(1, classes / 20)
         for k in 0..<classes where k % labelEvery == 0 {
             svg += "<text x=\"\(left + slot * (Double(k) + 0.5))\" y=\"\(height - bottom + 14)\" font-size=\"10\" text-anchor=\"middle\" font-family=\"sans-serif\" class=\"x-tick\">\(k)</text>"
@@ -108,6 +96,18 @@ enum SVGChart {
         svg += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"#444\"/>"
         svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 6)\" font-size=\"11\" text-anchor=\"middle\" font-family=\"sans-serif\">class</text>"
         return svg + "</svg>"
+    }
+
+    /// The `<svg>` element, the title and the horizontal grid lines with their tick labels.
+    private static func opening(title: String, width: Double, height: Double, left: Double, right: Double,
+                                yTicks: AxisTicks, py: (Double) -> Double) -> String {
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">"
+        svg += "<text x=\"\(left)\" y=\"18\" font-size=\"14\" font-family=\"sans-serif\">\(escape(title))</text>"
+        for y in yTicks.values {
+            svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(width - right)\" y2=\"\(py(y))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" font-size=\"10\" text-anchor=\"end\" font-family=\"sans-serif\" class=\"y-tick\">\(yTicks.label(y))</text>"
+        }
+        return svg
     }
 
     private static func axes(left: Double, top: Double, right: Double, bottom: Double) -> String {
