@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// `runs push` and `runs pull`: the exact, repeatable copy of runs between this store and a shared
 /// PostgreSQL hub (`HubSchema`), with the rules of `merge`: runs by uuid, devices by identity, ids
@@ -26,20 +27,50 @@ extension ExperimentStore {
     static let deviceColumns = DeviceIdentity.columns + ["vendor", "type", "compute_units", "clock_mhz", "global_memory_bytes",
                                                          "local_memory_bytes", "max_work_group_size", "copy_bandwidth_gbs", "first_seen_at"]
 
-    public func push(to address: HubAddress) throws -> RunCopyReport {
+    /// Hub connections a push uses by default: the server inserts a connection's rows on one core
+    /// (a push of 10 million metric rows was bound by it), so two runs go at once; more measured
+    /// slower against a server on this 2-core machine (BENCHMARKS.md), a bigger server may take more.
+    public static let defaultPushConnections = 2
+
+    /// Copies every finished run into the hub, `connections` runs at a time, each over its own
+    /// connection and its own read of this store, each in one transaction.
+    public func push(to address: HubAddress, connections: Int = defaultPushConnections) throws -> RunCopyReport {
         let hub = try PostgresConnection(address)
         try HubSchema.prepare(hub, create: true)
         var report = RunCopyReport(source: path, target: address.description)
         let runs = try read { db in
             try Row.fetchAll(db, sql: "SELECT id, uuid, status FROM runs ORDER BY id").map { (id: $0[0] as Int64, uuid: $0[1] as String, status: $0[2] as String) }
         }
-        for run in runs {
-            if run.status == RunStatus.running.rawValue {
-                report.skipped.append(.init(uuid: run.uuid, sourceId: run.id, reason: "run \(run.id) is still running in \(path)"))
-                continue
+        let running = RunStatus.running.rawValue
+        report.skipped = runs.filter { $0.status == running }.map { .init(uuid: $0.uuid, sourceId: $0.id, reason: "run \($0.id) is still running in \(path)") }
+        let queued = runs.filter { $0.status != running }.map { (id: $0.id, uuid: $0.uuid) }
+        let next = Atomic<Int>(0)
+        let outcome = Mutex<(report: RunCopyReport, error: (any Error)?)>((report, nil))
+        let workers = max(1, min(connections, queued.count))
+        // The first worker uses the connection that prepared the schema; connections and SQLite
+        // readers are each used by one thread only.
+        nonisolated(unsafe) let firstHub = hub
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            // A server that refuses more connections (max_connections) leaves the runs to the
+            // workers that have one; the first always has, or the push had failed before this.
+            guard let hub = worker == 0 ? firstHub : try? PostgresConnection(address) else { return }
+            do {
+                let reader = try DatabaseQueue(path: path, configuration: Self.readerConfiguration(busyTimeout))
+                var mine = RunCopyReport(source: path, target: address.description)
+                while outcome.withLock({ $0.error == nil }) {
+                    let i = next.add(1, ordering: .relaxed).oldValue
+                    guard i < queued.count else { break }
+                    let run = queued[i]
+                    try Self.translating(path) { try push(run.id, uuid: run.uuid, from: reader, hub, into: &mine) }
+                }
+                outcome.withLock { $0.report.absorb(mine) }
+            } catch {
+                outcome.withLock { if $0.error == nil { $0.error = error } }
             }
-            try push(run.id, uuid: run.uuid, hub, into: &report)
         }
+        let (merged, failure) = outcome.withLock { ($0.report, $0.error) }
+        if let failure { throw failure }
+        report = merged
         if !report.copied.isEmpty {
             // The new rows' block ranges, summarized now so the next query reads only its run's
             // (HubSchema); a role that does not own the index leaves it to autovacuum.
@@ -48,16 +79,27 @@ extension ExperimentStore {
         return report
     }
 
-    private func push(_ id: Int64, uuid: String, _ hub: PostgresConnection, into report: inout RunCopyReport) throws {
+    /// A read-only connection to this store for one push worker (a `DatabaseQueue` serves one
+    /// thread at a time, so the workers cannot share the store's own).
+    private static func readerConfiguration(_ busyTimeout: TimeInterval) -> Configuration {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        return config
+    }
+
+    private func push(_ id: Int64, uuid: String, from reader: DatabaseQueue, _ hub: PostgresConnection, into report: inout RunCopyReport) throws {
         if let existing = try hub.execute("SELECT id FROM runs WHERE uuid = $1", [uuid]).first?.first?.integer {
             return try compare(local: id, hub: existing, hub, uuid: uuid, localIsSource: true, into: &report)
         }
-        let parts = try read { db in
+        let parts = try reader.read { db in
             func rows(_ sql: String) throws -> [[SQLValue]] {
                 try Row.fetchAll(db, sql: sql, arguments: [id]).map { $0.databaseValues.map(SQLValue.init) }
             }
+            // Devices in identity order: every push, in every process, then takes the hub's locks
+            // on device keys in one order, so two concurrent transactions cannot deadlock on them.
             return (run: try rows("SELECT \(RunFingerprint.runColumns.joined(separator: ", ")), device_id FROM runs WHERE id = ?")[0],
-                    devices: try rows("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = ?1 UNION SELECT device_id FROM timings WHERE run_id = ?1)"),
+                    devices: try rows("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = ?1 UNION SELECT device_id FROM timings WHERE run_id = ?1) ORDER BY \(DeviceIdentity.columns.joined(separator: ", "))"),
                     params: try rows("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"),
                     timings: try rows("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = ? ORDER BY id"))
         }
@@ -77,7 +119,7 @@ extension ExperimentStore {
             for param in parts.params {
                 try hub.execute("INSERT INTO params (run_id, key, value) VALUES ($1, $2, $3)", ["\(hubId)", param[0].parameter, param[1].parameter])
             }
-            let rows = try sendMetrics(of: id, as: hubId, hub)
+            let rows = try sendMetrics(of: id, as: hubId, from: reader, hub)
             let timingColumns = ["run_id", "device_id"] + RunFingerprint.timingColumns
             for timing in parts.timings {
                 try hub.execute("INSERT INTO timings (\(timingColumns.joined(separator: ", "))) VALUES (\(Self.placeholders(timingColumns.count)))",
@@ -105,8 +147,8 @@ extension ExperimentStore {
     /// Streams the run's metric rows to the hub with one binary COPY, read straight from SQLite's
     /// statement (100,000 rows are a few megabytes, sent in 1 MiB pieces). Binary, not text: the
     /// numbers go as their bits, which neither side formats or parses (`CopyBinary`).
-    private func sendMetrics(of id: Int64, as hubId: Int64, _ hub: PostgresConnection) throws -> Int64 {
-        try read { db in
+    private func sendMetrics(of id: Int64, as hubId: Int64, from reader: DatabaseQueue, _ hub: PostgresConnection) throws -> Int64 {
+        try reader.read { db in
             let statement = try db.makeStatement(sql: ExperimentStore.metricRowsInOrder(columns: "key, step, epoch, value, recorded_at"))
             try statement.setArguments([id])
             let sql = statement.sqliteStatement

@@ -43,7 +43,7 @@ extension ExperimentStore {
         guard let status = try String.fetchOne(db, sql: "SELECT status FROM src.runs WHERE id = ?", arguments: [sourceId]) else { return }
         if status == RunStatus.running.rawValue {
             report.skipped.append(.init(uuid: uuid, sourceId: sourceId,
-                                        reason: "run \(sourceId) is still running in \(report.source) (if its process is gone, open that store with softmax-lab on its host to recover it)"))
+                                        reason: stillRunning(sourceId, in: report.source)))
             return
         }
         if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM main.runs WHERE uuid = ?", arguments: [uuid]) {

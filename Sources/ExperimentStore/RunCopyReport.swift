@@ -33,6 +33,15 @@ public struct RunCopyReport: Sendable, Encodable {
         self.target = target
     }
 
+    /// Adds what another part of the same copy did (a push's other connection), keeping every
+    /// list in the source's order.
+    mutating func absorb(_ other: RunCopyReport) {
+        copied = (copied + other.copied).sorted { $0.sourceId < $1.sourceId }
+        alreadyPresent += other.alreadyPresent
+        skipped = (skipped + other.skipped).sorted { $0.sourceId < $1.sourceId }
+        conflicts = (conflicts + other.conflicts).sorted { $0.sourceId < $1.sourceId }
+    }
+
     /// One line: what was copied, what was there, what was skipped and why.
     public var summary: String {
         let rows = copied.reduce(0) { $0 + $1.metricRows }

@@ -14,12 +14,18 @@ extension RunsCommand {
                 """)
         @Option(help: "The hub: a libpq connection string (postgres://user@host:port/db). Default: $SOFTMAXLAB_HUB, else libpq's PGHOST, PGDATABASE, … variables.")
         var to: String?
+        @Option(help: "Runs copied at once, each over its own connection (default \(ExperimentStore.defaultPushConnections)).")
+        var connections = ExperimentStore.defaultPushConnections
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print what was copied, skipped and in conflict as JSON.") var json = false
 
+        func validate() throws {
+            guard connections >= 1 else { throw ValidationError("--connections \(connections) must be at least 1") }
+        }
+
         func run() throws {
             let local = try store.openExisting()
-            try RunCopyOutput.print([try local.push(to: HubAddress(to))], json: json)
+            try RunCopyOutput.print([try local.push(to: HubAddress(to), connections: connections)], json: json)
         }
     }
 

@@ -23,11 +23,8 @@ extension RunsCommand {
         func run() throws {
             // Every source is opened (and so checked) before anything is copied: a typo in the last
             // path must not leave the target half merged.
-            let target = try ExperimentStore(path: into)
             let stores = try sources.map { try ExperimentStore(path: $0, mode: .existingOnly) }
-            var reports: [RunCopyReport] = []
-            for store in stores { reports.append(try target.merge(from: store)) }
-            try RunCopyOutput.print(reports, json: json)
+            try RunCopyOutput.print(try ExperimentStore.merge(stores, into: into), json: json)
         }
     }
 }

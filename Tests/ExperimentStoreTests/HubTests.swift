@@ -63,6 +63,23 @@ struct HubTests {
         #expect(try pulled.pull(from: hub.address).alreadyPresent == runs)
     }
 
+    /// A push over several connections copies runs in parallel; the report still lists them in
+    /// the source's order and the hub holds each exactly once, whatever the number of connections.
+    @Test func aPushOverSeveralConnectionsCopiesEveryRunOnceAndReportsInOrder() throws {
+        let hub = try TestHub()
+        let t = try TemporaryStore()
+        let store = try makeHostStore(t.path, host: "laptop", runs: 9, metrics: 300)
+        let report = try store.push(to: hub.address, connections: 3)
+        let ids = try store.query("SELECT id FROM runs ORDER BY id").map { Int64($0["id"]!)! }
+        #expect(report.copied.map(\.sourceId) == ids)
+        #expect(report.copied.map(\.metricRows) == Array(repeating: 300, count: 9) + [0])
+        #expect(Set(report.copied.map(\.id)).count == 10)
+        #expect(try hubCounts(hub) == ["10|2700|18|2|2"])
+        let again = try store.push(to: hub.address, connections: 5)
+        #expect(again.copied.isEmpty && again.conflicts.isEmpty && again.alreadyPresent == 10)
+        #expect(try hubCounts(hub) == ["10|2700|18|2|2"], "pushing again added rows")
+    }
+
     @Test func pullFiltersByKindDeviceAndDate() throws {
         let hub = try TestHub()
         let t = try TemporaryStore()

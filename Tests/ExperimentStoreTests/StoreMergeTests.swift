@@ -126,6 +126,45 @@ func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws
         #expect(try team.merge(from: a).copied.map(\.metricRows) == [1])
     }
 
+    /// Into a file that does not exist the first source is copied page by page, not row by row:
+    /// the result must be what the row-by-row merge makes of the same sources (a running run
+    /// skipped, a device no copied run names left out), with nothing left beside it.
+    @Test func mergingIntoANewFileHoldsWhatTheRowByRowMergeHolds() throws {
+        let t = try TemporaryStore()
+        let a = try makeHostStore(t.folder.appendingPathComponent("a.sqlite").path, host: "laptop", runs: 3, metrics: 25)
+        let b = try makeHostStore(t.folder.appendingPathComponent("b.sqlite").path, host: "ci", runs: 2, metrics: 40)
+        let running = try a.beginRun(sampleRun(), params: ["epochs": "9"])
+        try a.record(metrics: [MetricRecord(runId: running, key: "train_loss", step: 1, epoch: 1, value: 1)])
+        _ = try a.register(device: DeviceRecord(backend: "opencl", platform: "PoCL", name: "unused", driverVersion: "1", type: "CPU", host: "laptop"))
+
+        let rowByRow = try ExperimentStore(path: t.folder.appendingPathComponent("rows.sqlite").path)
+        let expected = try [a, b].map { try rowByRow.merge(from: $0) }
+        let newPath = t.folder.appendingPathComponent("new.sqlite").path
+        let reports = try ExperimentStore.merge([a, b], into: newPath)
+
+        #expect(try storeDump(newPath) == storeDump(rowByRow.path), "the new file's runs differ from the row-by-row merge's")
+        #expect(reports.map(\.copied.count) == expected.map(\.copied.count))
+        #expect(reports.map { $0.copied.map(\.metricRows) } == expected.map { $0.copied.map(\.metricRows) })
+        #expect(reports.map { $0.copied.map(\.uuid) } == expected.map { $0.copied.map(\.uuid) })
+        #expect(reports[0].skipped.map(\.sourceId) == [running])
+        #expect(reports[0].skipped.first?.reason.contains("still running") == true)
+        #expect(reports.map(\.target) == [newPath, newPath])
+        let merged = try ExperimentStore(path: newPath, mode: .existingOnly)
+        #expect(try merged.query("SELECT name FROM devices ORDER BY name").map { $0["name"]! } == ["cpu of ci", "cpu of laptop", "shared-gpu"])
+        #expect(try merged.query("PRAGMA foreign_key_check").isEmpty)
+        #expect(try merged.query("PRAGMA journal_mode").first?["journal_mode"] == "wal")
+        let files = try FileManager.default.contentsOfDirectory(atPath: t.folder.path).filter { $0.contains("merging") }
+        #expect(files.isEmpty, "left beside the target: \(files)")
+
+        // Merging again into the file, which now exists, goes row by row and adds nothing.
+        let again = try ExperimentStore.merge([a, b], into: newPath)
+        #expect(again.map(\.copied.count) == [0, 0])
+        #expect(again.map(\.alreadyPresent) == [4, 3])
+        // The running run's source writes on: once it ends it is copied, as by any merge.
+        try a.finishRun(running, status: .finished)
+        #expect(try ExperimentStore.merge([a], into: newPath).first?.copied.map(\.metricRows) == [1])
+    }
+
     @Test func aStoreIsNotMergedIntoItself() throws {
         let t = try TemporaryStore()
         let a = try ExperimentStore(path: t.path)

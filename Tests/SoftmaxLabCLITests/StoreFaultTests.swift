@@ -22,6 +22,38 @@ import TestSupport
         return condition()
     }
 
+    /// `runs merge` into a new file builds it under a temporary name and links it in place when
+    /// whole: killed midway, it leaves no target (or, if it got that far, a complete one), and the
+    /// next merge makes the whole store.
+    @Test func aMergeIntoANewFileKilledMidwayLeavesNoHalfStore() throws {
+        let files = try TestFiles()
+        let source = files.path("source.sqlite")
+        let store = try ExperimentStore(path: source)
+        for r in 0..<20 {
+            let id = try store.beginRun(RunRecord(uuid: UUID().uuidString, kind: .train, name: "r\(r)", status: .running, startedAt: Timestamp.now(),
+                                                  deviceId: nil, backend: "swift", config: "{}", seed: Int64(r), gitCommit: nil, host: "h", pid: nil,
+                                                  toolVersion: "test", commandLine: "softmax-lab train"), params: [:])
+            try store.record(metrics: (0..<20_000).map { MetricRecord(runId: id, key: "step_loss", step: $0, epoch: 0, value: Double($0)) })
+            try store.finishRun(id, status: .finished)
+        }
+        let target = files.path("team.sqlite")
+        let merge = try ProcessTests.launch(["runs", "merge", source, "--into", target])
+        let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        let building = Self.waitFor(30) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).contains { $0.contains(".merging-") } || !merge.isRunning
+        }
+        kill(merge.processIdentifier, SIGKILL)
+        merge.waitUntilExit()
+        #expect(building && merge.terminationReason == .uncaughtSignal, "the merge ended before it could be killed")
+        if FileManager.default.fileExists(atPath: target) {
+            #expect(try Self.count(target, "SELECT COUNT(*) FROM metrics") == 400_000, "a killed merge left a partial target")
+        }
+        let (status, stderr) = try ProcessTests.run(["runs", "merge", source, "--into", target])
+        #expect(status == 0, "\(stderr)")
+        #expect(try Self.count(target, "SELECT COUNT(*) FROM runs") == 20)
+        #expect(try Self.count(target, "SELECT COUNT(*) FROM metrics") == 400_000)
+    }
+
     /// The lock is taken mid-run and held for 30 s (twice SQLite's busy timeout); training ends
     /// meanwhile and the process waits for the lock rather than failing. Every row arrives.
     @Test func aWriteLockHeldForThirtySecondsMidRunLosesNothing() throws {
