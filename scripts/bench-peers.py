@@ -10,6 +10,13 @@ With --softcap S and/or --z-loss λ the loss is that of `softmax-lab bench --sof
 xent+softcap, xent+z, xent+softcap+z), written as Liger-Kernel and Cut Cross-Entropy define it
 (f' = S·tanh(f/S), then cross-entropy plus λ·mean(logsumexp(f')²)): numpy and PyTorch only.
 Each peer's loss+gradient is checked against a float64 computation on sampled rows first.
+
+With --dtype f16 or bf16 (op xent) the logits are stored in that type and PyTorch computes in it
+(its cross_entropy and autograd on float16/bfloat16 tensors; the gradient comes back in the same
+type), as `softmax-lab bench --dtype` does (op xent-f16, xent-bf16; bytes: 2 per value read and 2
+written). The check is then against float64 computed from the same 16-bit values, to within four
+rounding steps of the storage type times the row's largest gradient entry. numpy and JAX are skipped
+(numpy has no bfloat16, and its float16 arithmetic is a software loop).
 """
 import argparse
 import json
@@ -66,8 +73,13 @@ def numpy_xent(f, y, softcap=None, z_loss=0.0):
     return loss, g
 
 
-def check(grad, f, y, rows, softcap=None, z_loss=0.0):
-    """'ok', or the first sampled row whose gradient (times N) differs from float64."""
+# The storage type's spacing of values just below 1 (its rounding step there).
+STORAGE_EPSILON = {"f32": 0.0, "f16": 2.0 ** -11, "bf16": 2.0 ** -8}
+
+
+def check(grad, f, y, rows, softcap=None, z_loss=0.0, dtype="f32"):
+    """'ok', or the first sampled row whose gradient (times N) differs from float64 (for 16-bit
+    storage, by more than 4 rounding steps of the row's largest entry)."""
     n = f.shape[0]
     for i in rows:
         x = f[i].astype(np.float64)
@@ -81,7 +93,8 @@ def check(grad, f, y, rows, softcap=None, z_loss=0.0):
         if softcap is not None:
             p *= 1 - np.tanh(f[i].astype(np.float64) / softcap) ** 2
         got = np.asarray(grad[i], dtype=np.float64) * n
-        if not np.allclose(got, p, rtol=1e-4, atol=2e-6 * max(np.abs(p).max(), 1e-3)):
+        atol = max(2e-6, 4 * STORAGE_EPSILON[dtype]) * max(np.abs(p).max(), 1e-3)
+        if not np.allclose(got, p, rtol=1e-4, atol=atol):
             return f"wrong: row {i}"
     return "ok"
 
@@ -253,13 +266,20 @@ def main():
     ap.add_argument("--peers", help="linear-xent: which of numpy,torch,torch-chunked to run (default all; the materialized ones need the N×V logits several times over)")
     ap.add_argument("--softcap", type=float, help="softcap S > 0 (op xent+softcap)")
     ap.add_argument("--z-loss", type=float, default=0.0, help="z-loss λ ≥ 0 (op xent+z)")
+    ap.add_argument("--dtype", choices=["f32", "f16", "bf16"], default="f32",
+                    help="storage of the logits and gradient for op xent (f16, bf16: PyTorch only)")
     args = ap.parse_args()
+    if args.dtype != "f32" and args.op != "xent":
+        sys.exit(f"--dtype {args.dtype} applies to --op xent (the linear layer is float32)")
     if args.softcap is not None and not args.softcap > 0:
         sys.exit(f"--softcap must be above 0, got {args.softcap}")
     if not args.z_loss >= 0:
         sys.exit(f"--z-loss must be at least 0, got {args.z_loss}")
     extended = args.softcap is not None or args.z_loss > 0
-    xent_op = "xent" + ("+softcap" if args.softcap is not None else "") + ("+z" if args.z_loss > 0 else "")
+    half = args.dtype != "f32"
+    xent_op = ("xent" + ("+softcap" if args.softcap is not None else "") + ("+z" if args.z_loss > 0 else "")
+               + ("-" + args.dtype if half else ""))
+    value_bytes = 2 if half else 4
     cap, lam = args.softcap, args.z_loss
 
     try:
@@ -293,15 +313,27 @@ def main():
         if args.op in ("xent", "all"):
             f = rng.uniform(-8, 8, size=(n, c)).astype(np.float32)
             y = rng.integers(0, c, size=n)
-            dst = np.empty_like(f)
             sampled = sorted({0, n - 1, *rng.integers(0, n, size=6).tolist()})
-            copy = row("copy", text, "numpy", timed(lambda: np.copyto(dst, f), args.warmup, args.repeat), 8 * n * c)
+            if half:
+                if torch is None:
+                    sys.exit(f"--dtype {args.dtype} needs PyTorch, which is not importable here")
+                tdtype = {"f16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
+                # f holds exactly the 16-bit values, so the float64 check sees what PyTorch got.
+                f = torch.from_numpy(f).to(tdtype).float().numpy()
+                stored = torch.from_numpy(f).to(tdtype)
+                dst = torch.empty_like(stored)
+                copy = row("copy-" + args.dtype, text, "torch", timed(lambda: dst.copy_(stored), args.warmup, args.repeat),
+                           2 * value_bytes * n * c)
+            else:
+                dst = np.empty_like(f)
+                copy = row("copy", text, "numpy", timed(lambda: np.copyto(dst, f), args.warmup, args.repeat), 8 * n * c)
             rows.append(copy)
-            r = row(xent_op, text, "numpy", timed(lambda: numpy_xent(f, y, cap, lam), args.warmup, args.repeat), 8 * n * c)
-            r["check"] = check(numpy_xent(f, y, cap, lam)[1], f, y, sampled, cap, lam)
-            rows.append(r)
+            if not half:
+                r = row(xent_op, text, "numpy", timed(lambda: numpy_xent(f, y, cap, lam), args.warmup, args.repeat), 8 * n * c)
+                r["check"] = check(numpy_xent(f, y, cap, lam)[1], f, y, sampled, cap, lam)
+                rows.append(r)
             if torch is not None:
-                ft, yt = torch.from_numpy(f).requires_grad_(), torch.from_numpy(y)
+                ft, yt = (stored.clone() if half else torch.from_numpy(f)).requires_grad_(), torch.from_numpy(y)
 
                 def torch_xent():
                     ft.grad = None
@@ -310,11 +342,11 @@ def main():
                     if lam > 0:
                         loss = loss + lam * torch.logsumexp(logits, dim=1).square().mean()
                     loss.backward()
-                r = row(xent_op, text, "torch", timed(torch_xent, args.warmup, args.repeat), 8 * n * c)
+                r = row(xent_op, text, "torch", timed(torch_xent, args.warmup, args.repeat), 2 * value_bytes * n * c)
                 torch_xent()
-                r["check"] = check(ft.grad.numpy(), f, y, sampled, cap, lam)
+                r["check"] = check(ft.grad.float().numpy(), f, y, sampled, cap, lam, args.dtype)
                 rows.append(r)
-            if jax is not None and not extended:
+            if jax is not None and not extended and not half:
                 fj, yj = jnp.asarray(f), jnp.asarray(y)
                 run_jax = lambda: jax.block_until_ready(jax_xent(fj, yj))
                 r = row("xent", text, "jax", timed(run_jax, args.warmup, args.repeat), 8 * n * c)

@@ -31,6 +31,40 @@ import Testing
         #expect(line?.contains("swift") == true && line?.contains("numpy") == true, "\(compare.standardOutput)")
     }
 
+    /// `--dtype bf16`: PyTorch in bfloat16 beside `bench --dtype bf16`, under the same op name, its
+    /// gradient checked against float64 from the same 16-bit values. Where `python3` has no
+    /// PyTorch (CI), the script must say so in a sentence rather than time something else.
+    @Test func pyTorchInBfloat16LandsBesideTheSameOpOrTheScriptSaysItIsMissing() throws {
+        let files = try TestFiles()
+        let db = files.path("peers16.sqlite")
+        #expect(CommandRunner.run(["bench", "--backend", "swift", "--op", "xent", "--shapes", "64x300", "--repeat", "2", "--dtype", "bf16",
+                                   "--db", db]).exitCode == 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", packageRoot.appendingPathComponent("scripts/bench-peers.py").path, "--op", "xent", "--shapes", "64x300",
+                       "--repeat", "2", "--warmup", "1", "--dtype", "bf16", "--db", db]
+        p.standardOutput = FileHandle.nullDevice
+        let stderr = Pipe()
+        p.standardError = stderr
+        try p.run()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import torch"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        if probe.terminationStatus != 0 {
+            #expect(p.terminationStatus != 0 && message.contains("--dtype bf16 needs PyTorch"), "\(message)")
+            return
+        }
+        #expect(p.terminationStatus == 0, "\(message)")
+        let rows = try ExperimentStore(path: db).query("SELECT backend, check_result FROM bench_results WHERE op = 'xent-bf16' AND shape = '64x300' AND timing = 'wall'")
+        #expect(Set(rows.map { $0["backend"]! }) == ["swift", "torch"], "\(rows)")
+        #expect(rows.allSatisfy { $0["check_result"] == "ok" }, "\(rows)")
+    }
+
     /// The fused linear op and numpy's materialized path in one store, each with its peak memory
     /// beyond inputs and outputs: numpy's at least its N×V logits, SoftmaxLab's at least its block
     /// of logits and within the workspace its formula states.
