@@ -1,6 +1,7 @@
 // softmax_xent.cl — fused softmax cross-entropy forward+backward, PyTorch semantics.
 //
-// Contract (N rows, C classes, row-major float32):
+// Contract (N rows, C classes, row-major; logits and grad float32, or 16-bit in the work-group
+// variant, see XENT_LOGIT below; everything else float32):
 //   reads  logits (N, C); labels (N) int class indices or probs (N, C) probability targets;
 //          weights (C) when has_weights; denominator[0] = Σ w_y and denominator[1] = counted rows
 //          (from xent_denominator).
@@ -43,6 +44,40 @@
 #endif
 #ifndef XENT_MAX_BLOCKS
 #define XENT_MAX_BLOCKS 128
+#endif
+
+// Storage of the logits and of the gradient: XENT_LOGIT, XENT_GRAD = 0 float32, 1 float16,
+// 2 bfloat16 (the host builds the program once per pair it needs). Every value is computed in
+// float32 and rounded once when stored, so a gradient entry's p − 1 is formed before rounding.
+// float16 goes through vload_half/vstore_half_rte, which need no extension; bfloat16 is the upper
+// half of a float32's bits, rounded to nearest even (the gradient is finite: its NaN case is not
+// needed). 16-bit storage has only the work-group variant: the row variant keeps pass one's
+// exponentials in the gradient row, which 16-bit storage would round.
+#ifndef XENT_LOGIT
+#define XENT_LOGIT 0
+#endif
+#ifndef XENT_GRAD
+#define XENT_GRAD 0
+#endif
+#if XENT_LOGIT == 1
+#define LOGIT_T half
+#define LOAD_LOGIT(p, j) vload_half((j), (p))
+#elif XENT_LOGIT == 2
+#define LOGIT_T ushort
+#define LOAD_LOGIT(p, j) as_float((uint)(p)[j] << 16)
+#else
+#define LOGIT_T float
+#define LOAD_LOGIT(p, j) ((p)[j])
+#endif
+#if XENT_GRAD == 1
+#define GRAD_T half
+#define STORE_GRAD(p, j, v) vstore_half_rte((v), (j), (p))
+#elif XENT_GRAD == 2
+#define GRAD_T ushort
+#define STORE_GRAD(p, j, v) ((p)[j] = (ushort)((as_uint(v) + 0x7FFFu + ((as_uint(v) >> 16) & 1u)) >> 16))
+#else
+#define GRAD_T float
+#define STORE_GRAD(p, j, v) ((p)[j] = (v))
 #endif
 
 #if VW == 16
@@ -189,6 +224,7 @@ inline int first_equal(__global const float* f, const int b0, const int b1, cons
     return b0;
 }
 
+#if XENT_LOGIT == 0 && XENT_GRAD == 0
 __kernel void softmax_xent_fwd_bwd_row(
     const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
@@ -358,6 +394,7 @@ __kernel void softmax_xent_fwd_bwd_row(
     row_loss[i] = ce + z;
     row_z[i] = z;
 }
+#endif
 
 // Merge of two partial (max, sum) pairs.
 inline void merge_stats(float* m, float* s, const float m2, const float s2) {
@@ -398,12 +435,12 @@ inline void wg_statistics(const float x, const float xc, const int j, __global c
 inline float wg_gradient(const float xc, const int j, __global const float* q, __global const float* weights,
                          const int use_probs, const int has_weights, const float eps, const float invC, const int counted,
                          const int y, const float wy, const float a, const float m, const float scale, const float inv_cap,
-                         __global float* g, const int write_grad) {
+                         __global GRAD_T* g, const int write_grad) {
     const float w = has_weights ? weights[j] : 1.0f;
     float t;
     if (use_probs) t = probability_target(q[j], w, eps, invC);
     else t = counted ? class_target(j, y, w, eps, invC, wy) : 0.0f;
-    if (write_grad) g[j] = (a * exp(xc - m) - scale * t) * CAP_SLOPE(xc, inv_cap);
+    if (write_grad) STORE_GRAD(g, j, (a * exp(xc - m) - scale * t) * CAP_SLOPE(xc, inv_cap));
     return t * (m - xc);
 }
 
@@ -429,9 +466,9 @@ inline void work_group_argmax(__local float* v, __local int* k, const int lid, c
 // between the passes, so a row of up to wg·XENT_CACHE floats (32768 with 1024 work-items) is read
 // from memory once; the rest of a longer row is read again.
 __kernel void softmax_xent_fwd_bwd(
-    const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
+    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
-    const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
+    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
     __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
     const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
     __local float lm[XENT_WG], ls[XENT_WG], la[XENT_WG], lb[XENT_WG];
@@ -440,8 +477,8 @@ __kernel void softmax_xent_fwd_bwd(
     const int lid = get_local_id(0);
     const int wg = get_local_size(0);
     if (i >= N) return;  // uniform across the work-group
-    __global const float* f = logits + (size_t)i * C;
-    __global float* g = grad + (size_t)i * C;
+    __global const LOGIT_T* f = logits + (size_t)i * C;
+    __global GRAD_T* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
     const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
@@ -456,14 +493,14 @@ __kernel void softmax_xent_fwd_bwd(
     for (int k = 0; k < XENT_CACHE; ++k) {
         const int j = lid + k * wg;
         if (j < C) {
-            const float x = f[j];
+            const float x = LOAD_LOGIT(f, j);
             cache[k] = CAPPED(x, cap, inv_cap);
             wg_statistics(x, cache[k], j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total, &qcheck,
                           &raw_m, &arg, &q_max, &q_arg);
         }
     }
     for (int j = uncached; j < C; j += wg) {
-        const float x = f[j];
+        const float x = LOAD_LOGIT(f, j);
         wg_statistics(x, CAPPED(x, cap, inv_cap), j, q, weights, use_probs, has_weights, eps, invC, &m, &s, &check, &total,
                       &qcheck, &raw_m, &arg, &q_max, &q_arg);
     }
@@ -531,7 +568,7 @@ __kernel void softmax_xent_fwd_bwd(
         }
     }
     for (int j = uncached; j < C; j += wg) {
-        part += wg_gradient(CAPPED(f[j], cap, inv_cap), j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m,
+        part += wg_gradient(CAPPED(LOAD_LOGIT(f, j), cap, inv_cap), j, q, weights, use_probs, has_weights, eps, invC, counted, y, wy, a, m,
                             scale, inv_cap, g, write_grad);
     }
     const float rowPart = work_group_sum(la, part, lid, wg);

@@ -66,6 +66,8 @@ extension CrossEntropyOutputs {
         try gradient?.requireShape(n, c, "gradient")
         try rowLosses?.requireShape(n, 1, "row losses")
         try logSumExp?.requireShape(n, 1, "log-sum-exp")
+        try rowLosses?.requireFloat32("row losses")
+        try logSumExp?.requireFloat32("log-sum-exp")
     }
 }
 
@@ -77,6 +79,9 @@ public enum LinearShapes {
         try weights.requireShape(x.cols, weights.cols, "weights")
         try bias.requireShape(1, weights.cols, "bias")
         try scores.requireShape(x.rows, weights.cols, "scores")
+        for (b, what) in [(x, "x"), (weights, "weights"), (bias, "bias"), (scores, "scores")] as [(any BackendBuffer, String)] {
+            try b.requireFloat32(what)
+        }
     }
 
     /// xᵀ (D×N) · gradient (N×C) + l2·weights → weightGradient (D×C); biasGradient (1×C).
@@ -86,6 +91,10 @@ public enum LinearShapes {
         try weights.requireShape(x.cols, gradient.cols, "weights")
         try weightGradient.requireShape(x.cols, gradient.cols, "weight gradient")
         try biasGradient.requireShape(1, gradient.cols, "bias gradient")
+        for (b, what) in [(x, "x"), (gradient, "gradient"), (weights, "weights"), (weightGradient, "weight gradient"),
+                          (biasGradient, "bias gradient")] as [(any BackendBuffer, String)] {
+            try b.requireFloat32(what)
+        }
     }
 }
 
@@ -170,14 +179,6 @@ public protocol ComputeBackend: AnyObject {
 }
 
 extension ComputeBackend {
-    /// Backends that store float32 only.
-    public func makeBuffer(rows: Int, cols: Int, elementType: ElementType) throws -> FloatBuffer {
-        guard elementType == .f32 else {
-            throw SoftmaxError.invalidOption("the \(name) backend stores float32 only, not \(elementType.rawValue) (the swift backend stores all three)")
-        }
-        return try makeBuffer(rows: rows, cols: cols)
-    }
-
     public func linearCrossEntropy(
         hidden: FloatBuffer, classifier: FloatBuffer, layout: ClassifierLayout, bias: FloatBuffer?,
         targets: BackendTargets<IndexBuffer, FloatBuffer>,

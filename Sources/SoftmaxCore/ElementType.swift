@@ -27,4 +27,14 @@ public enum ElementType: String, Sendable, Codable, CaseIterable {
     }
 
     public static func bfloat16(bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+
+    /// A 16-bit type's bits of x, rounded to nearest even (f32 has no 16-bit form: its upper half).
+    public func bits(_ x: Float) -> UInt16 {
+        self == .f16 ? Float16(x).bitPattern : Self.bfloat16Bits(x)
+    }
+
+    /// The value of a 16-bit type's bits, as a float32.
+    public func value(bits: UInt16) -> Float {
+        self == .f16 ? Float(Float16(bitPattern: bits)) : Self.bfloat16(bits: bits)
+    }
 }

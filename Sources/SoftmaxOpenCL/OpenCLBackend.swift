@@ -14,6 +14,10 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     let session: OpenCLSession
     let queue: cl_command_queue
     private var kernels: [String: cl_kernel] = [:]
+    /// `softmax_xent_fwd_bwd` for 16-bit storage, by "logits|gradient" type.
+    private var storageKernels: [String: cl_kernel] = [:]
+    /// The kernels' source, kept for the 16-bit builds.
+    private let source: String
     /// For arguments a call does not use (OpenCL has no null buffer arguments in every driver).
     private let placeholder: cl_mem
     /// [first non-finite logits row, first bad-label row, first non-finite target row], preset per call.
@@ -37,6 +41,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         self.api = api
         self.openCLDevice = device
         self.parameters = parameters ?? .automatic(for: device)
+        self.source = source
         session = try OpenCLSession.shared(api: api, device: device)
         var status: cl_int = 0
         guard let queue = api.createCommandQueue(session.context, device.id, cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE), &status),
@@ -66,6 +71,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     deinit {
         for k in kernels.values { _ = api.releaseKernel(k) }
+        for k in storageKernels.values { _ = api.releaseKernel(k) }
         _ = api.releaseMemObject(placeholder)
         _ = api.releaseMemObject(status)
         _ = api.releaseMemObject(loss)
@@ -101,33 +107,56 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func makeBuffer(rows: Int, cols: Int) throws -> OpenCLBuffer {
+        try makeBuffer(rows: rows, cols: cols, elementType: .f32)
+    }
+
+    public func makeBuffer(rows: Int, cols: Int, elementType: ElementType) throws -> OpenCLBuffer {
         guard rows >= 0, cols >= 0 else { throw SoftmaxError.invalidOption("a buffer cannot have shape \(rows)x\(cols)") }
-        guard let bytes = MemoryBudget.product([rows, cols, 4]) else {
-            throw SoftmaxError.invalidOption("a \(rows)x\(cols) float buffer is more than this machine can address")
+        let what = "a \(rows)x\(cols) \(elementType == .f32 ? "float" : elementType.rawValue) buffer"
+        guard let bytes = MemoryBudget.product([rows, cols, elementType.bytes]) else {
+            throw SoftmaxError.invalidOption("\(what) is more than this machine can address")
         }
-        let buffer = OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: bytes, what: "a \(rows)x\(cols) float buffer"), api: api)
-        // Zero-filled, as the protocol promises (clCreateBuffer leaves memory undefined).
+        // Whole float32 words, so `copy` moves any buffer as words without reading past its end.
+        let padded = (bytes + 3) / 4 * 4
+        let buffer = OpenCLBuffer(rows: rows, cols: cols, elementType: elementType, mem: try allocate(bytes: padded, what: what), api: api)
+        // Zero-filled, as the protocol promises (clCreateBuffer leaves memory undefined); 0 is
+        // all zero bits in every type.
         if buffer.count > 0 {
-            var zero: Float = 0
-            try api.check(api.enqueueFillBuffer(queue, buffer.mem, &zero, 4, 0, buffer.count * 4, 0, nil, nil), "clEnqueueFillBuffer")
+            var zero: UInt16 = 0
+            try api.check(api.enqueueFillBuffer(queue, buffer.mem, &zero, 2, 0, padded, 0, nil, nil), "clEnqueueFillBuffer")
         }
         return buffer
     }
 
+    /// 16-bit buffers get the values rounded on the host (`ElementType.bits`), half the bytes sent.
     public func upload(_ matrix: Matrix, to buffer: OpenCLBuffer) throws {
         try buffer.requireShape(matrix.rows, matrix.cols, "upload destination")
         guard matrix.count > 0 else { return }
-        try api.check(matrix.storage.withUnsafeBytes { bytes in
+        func write(_ bytes: UnsafeRawBufferPointer) -> cl_int {
             api.enqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil)
-        }, "clEnqueueWriteBuffer")
+        }
+        let type = buffer.elementType
+        try api.check(type == .f32 ? matrix.storage.withUnsafeBytes(write) : matrix.storage.map { type.bits($0) }.withUnsafeBytes(write),
+                      "clEnqueueWriteBuffer")
     }
 
     public func download(_ buffer: OpenCLBuffer) throws -> Matrix {
-        var values = [Float](repeating: 0, count: buffer.count)
-        if buffer.count > 0 {
-            try api.check(values.withUnsafeMutableBytes { bytes in api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, bytes.count, bytes.baseAddress, 0, nil, nil) }, "clEnqueueReadBuffer")
+        Matrix(rows: buffer.rows, cols: buffer.cols, storage: try read(buffer, from: 0, count: buffer.count))
+    }
+
+    /// `count` values of a buffer from element `from` on, widened to float32.
+    private func read(_ buffer: OpenCLBuffer, from: Int, count: Int) throws -> [Float] {
+        let type = buffer.elementType
+        func read<T: Numeric>(_ zero: T) throws -> [T] {
+            var values = [T](repeating: zero, count: count)
+            if count > 0 {
+                try api.check(values.withUnsafeMutableBytes { bytes in
+                    api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), from * type.bytes, bytes.count, bytes.baseAddress, 0, nil, nil)
+                }, "clEnqueueReadBuffer")
+            }
+            return values
         }
-        return Matrix(rows: buffer.rows, cols: buffer.cols, storage: values)
+        return type == .f32 ? try read(Float(0)) : try read(UInt16(0)).map { type.value(bits: $0) }
     }
 
     public func download(indices buffer: OpenCLLabels) throws -> [Int32] {
@@ -162,9 +191,26 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         case float(Float)
     }
 
+    /// The fused kernel for 16-bit logits or gradient, built on first use for the pair of types.
+    private func storageKernel(logits: ElementType, gradient: ElementType) throws -> cl_kernel {
+        let key = "\(logits.rawValue)|\(gradient.rawValue)"
+        if let kernel = storageKernels[key] { return kernel }
+        func code(_ type: ElementType) -> Int { type == .f32 ? 0 : type == .f16 ? 1 : 2 }
+        let program = try session.program(source: source, defines: parameters.defines + "#define XENT_LOGIT \(code(logits))\n#define XENT_GRAD \(code(gradient))\n")
+        var s: cl_int = 0
+        guard let kernel = api.createKernel(program, "softmax_xent_fwd_bwd", &s), s == CL_SUCCESS else {
+            throw OpenCLError(status: s, call: "clCreateKernel(softmax_xent_fwd_bwd, \(key))")
+        }
+        storageKernels[key] = kernel
+        return kernel
+    }
+
     /// Sets the arguments and enqueues; `global` is rounded up to a multiple of `local`.
     func launch(_ name: String, global: [Int], local: [Int]?, _ arguments: [Argument]) throws {
-        let kernel = kernels[name]!
+        try launch(kernels[name]!, name: name, global: global, local: local, arguments)
+    }
+
+    func launch(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]?, _ arguments: [Argument]) throws {
         for (i, argument) in arguments.enumerated() {
             let s: cl_int
             switch argument {
@@ -233,6 +279,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             (labels, probabilities, useProbabilities) = (l.mem, placeholder, false)
         case .probabilities(let q):
             try q.requireShape(n, c, "probability targets")
+            try q.requireFloat32("probability targets")
             (labels, probabilities, useProbabilities) = (placeholder, q.mem, true)
         }
         if let p = outputs.predictions, p.count != n {
@@ -259,11 +306,19 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             rowLoss: rowLoss, rowLse: lse, status: status,
             softcap: options.softcap ?? 0, zLoss: options.zLoss, wantArgmax: outputs.accuracy,
             predictions: outputs.predictions?.mem ?? rows.predictions.mem, rowZ: rows.z.mem, rowHit: rows.hit.mem).arguments
-        switch parameters.variant(classes: c, device: openCLDevice) {
-        case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
-        case .workGroupPerRow:
+        let gradientType = outputs.gradient?.elementType ?? .f32
+        if logits.elementType != .f32 || gradientType != .f32 {
+            // 16-bit storage: the work-group variant built for the pair of types (softmax_xent.cl).
             let rowGroup = parameters.rowWorkGroupSize(classes: c)
-            try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
+            try launch(try storageKernel(logits: logits.elementType, gradient: gradientType), name: "softmax_xent_fwd_bwd",
+                       global: [n * rowGroup], local: [rowGroup], arguments)
+        } else {
+            switch parameters.variant(classes: c, device: openCLDevice) {
+            case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
+            case .workGroupPerRow:
+                let rowGroup = parameters.rowWorkGroupSize(classes: c)
+                try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
+            }
         }
         try launch("xent_reduce", global: [wg], local: [wg], [
             .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),
@@ -327,11 +382,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     /// The error for the first non-finite value of a row that the kernel flagged (reads that row only).
     private func nonFinite(in buffer: OpenCLBuffer, row: Int, source: String) throws -> SoftmaxError {
-        let c = buffer.cols
-        var values = [Float](repeating: 0, count: c)
-        try api.check(values.withUnsafeMutableBytes { bytes in
-            api.enqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), row * c * 4, c * 4, bytes.baseAddress, 0, nil, nil)
-        }, "clEnqueueReadBuffer")
+        let values = try read(buffer, from: row * buffer.cols, count: buffer.cols)
         let column = values.firstIndex { !$0.isFinite } ?? 0
         return SoftmaxError.nonFinite(source: source, row: row, column: column, value: values[column])
     }
@@ -365,6 +416,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     public func sgdStep(parameter: OpenCLBuffer, gradient: OpenCLBuffer, velocity: OpenCLBuffer, learningRate: Float, momentum: Float) throws {
+        for (b, what) in [(parameter, "parameter"), (gradient, "gradient"), (velocity, "velocity")] { try b.requireFloat32(what) }
         try gradient.requireShape(parameter.rows, parameter.cols, "gradient")
         try velocity.requireShape(parameter.rows, parameter.cols, "velocity")
         guard parameter.count > 0 else { return }
@@ -372,16 +424,21 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             .int(parameter.count), .buffer(parameter.mem), .buffer(gradient.mem), .buffer(velocity.mem), .float(learningRate), .float(momentum)])
     }
 
+    /// Any element type, as float32 words (16-bit buffers are padded to whole words).
     public func copy(_ source: OpenCLBuffer, to destination: OpenCLBuffer) throws {
-        guard source.count == destination.count else {
-            throw SoftmaxError.shapeMismatch(what: "copy destination", expected: "\(source.count) floats", got: "\(destination.count)")
+        guard source.count == destination.count, source.elementType == destination.elementType else {
+            throw SoftmaxError.shapeMismatch(what: "copy destination", expected: "\(source.count) \(source.elementType.rawValue) values",
+                                             got: "\(destination.count) \(destination.elementType.rawValue)")
         }
-        guard source.count > 0 else { return }
-        try launch("copy_floats", global: [(source.count + 3) / 4], local: nil, [.int(source.count), .buffer(source.mem), .buffer(destination.mem)])
+        let words = (source.bytes + 3) / 4
+        guard words > 0 else { return }
+        try launch("copy_floats", global: [(words + 3) / 4], local: nil, [.int(words), .buffer(source.mem), .buffer(destination.mem)])
     }
 
     public func gatherRows(_ indices: OpenCLLabels, from source: OpenCLBuffer, into destination: OpenCLBuffer) throws {
         try destination.requireShape(indices.count, source.cols, "gather destination")
+        try source.requireFloat32("gather source")
+        try destination.requireFloat32("gather destination")
         guard indices.count > 0, source.cols > 0 else { return }
         try launch("gather_rows", global: [source.cols, indices.count], local: nil, [
             .int(indices.count), .int(source.cols), .buffer(indices.mem), .buffer(source.mem), .buffer(destination.mem)])
@@ -399,6 +456,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         guard labels.count == scores.rows else {
             throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(scores.rows) labels (one per row)", got: "\(labels.count)")
         }
+        try scores.requireFloat32("scores")
         var zero: Int32 = 0
         try api.check(api.enqueueWriteBuffer(queue, counter, cl_bool(CL_TRUE), 0, 4, &zero, 0, nil, nil), "clEnqueueWriteBuffer")
         try launch("count_correct", global: [scores.rows], local: nil, [

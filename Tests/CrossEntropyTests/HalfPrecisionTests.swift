@@ -32,9 +32,13 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [ElementType.f16, .bf16])
-    func gradientIsTheRoundedOracle(_ type: ElementType) throws {
-        let backend = SwiftBackend()
+    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    func gradientIsTheRoundedOracle(_ backendCase: BackendCase, _ type: ElementType) throws {
+        let failures = try Self.roundedOracleFailures(try backendCase.make(), type, "\(backendCase)")
+        #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
+    }
+
+    static func roundedOracleFailures(_ backend: some ComputeBackend, _ type: ElementType, _ backendName: String) throws -> [String] {
         var failures: [String] = []
         for (name, base, probabilities) in Self.optionSets {
             for (n, c) in Self.shapes {
@@ -50,14 +54,14 @@ import TestSupport
                     : .classIndices(RandomData.labels(n, classes: c, ignoredFraction: options.ignoreIndex == 3 ? 0.2 : 0,
                                                       ignoreIndex: options.ignoreIndex, &rng))
                 let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: targets, options: options)
+                let context = "\(backendName) \(type) [\(name)] seed \(seed), \(n)x\(c)"
                 let f = try backend.makeBuffer(rows: n, cols: c, elementType: type)
                 try backend.upload(raw, to: f)
-                #expect(try backend.download(f).storage == logits.storage, "upload rounds to nearest, ties to even")
+                if try backend.download(f).storage != logits.storage { failures.append("\(context): upload does not round to nearest, ties to even") }
                 let g = try backend.makeBuffer(rows: n, cols: c, elementType: type)
                 let rowLoss = try backend.makeBuffer(rows: n, cols: 1)
                 let value = try backend.crossEntropy(logits: f, targets: try backend.makeTargets(targets), options: options,
                                                      outputs: CrossEntropyOutputs(gradient: g, rowLosses: rowLoss))
-                let context = "\(type) [\(name)] seed \(seed), \(n)x\(c)"
                 if let m = Conformance.lossTolerance.mismatches([Float(value.loss)], [want.loss], context: "\(context): loss") { failures.append(m) }
                 if let m = Conformance.lossTolerance.mismatches(try backend.download(rowLoss).storage, want.rowLosses, context: "\(context): row losses") {
                     failures.append(m)
@@ -72,13 +76,16 @@ import TestSupport
                 if !bad.isEmpty { failures.append("\(context): gradient beyond one \(type) ulp:\n  " + bad.joined(separator: "\n  ")) }
             }
         }
-        #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
+        return failures
     }
 
     /// A float32 gradient from 16-bit logits (`--grad-dtype f32`): float32 accuracy on the 16-bit inputs.
-    @Test(arguments: [ElementType.f16, .bf16])
-    func float32GradientFromSixteenBitLogits(_ type: ElementType) throws {
-        let backend = SwiftBackend()
+    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    func float32GradientFromSixteenBitLogits(_ backendCase: BackendCase, _ type: ElementType) throws {
+        try Self.float32Gradient(try backendCase.make(), type, "\(backendCase)")
+    }
+
+    static func float32Gradient(_ backend: some ComputeBackend, _ type: ElementType, _ backendName: String) throws {
         var rng = SeededGenerator(seed: 9)
         let raw = RandomData.logits(33, 500, scale: 6, &rng)
         let labels = RandomData.labels(33, classes: 500, &rng)
@@ -90,12 +97,16 @@ import TestSupport
                                      outputs: CrossEntropyOutputs(gradient: g))
         let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: .classIndices(labels)).gradient.storage
         let largest = want.map(abs).max() ?? 0
-        let m = Comparison(atol: 2e-6 * largest, rtol: 1e-4).mismatches(try backend.download(g).storage, want, cols: 500, context: "\(type) → f32")
+        let m = Comparison(atol: 2e-6 * largest, rtol: 1e-4).mismatches(try backend.download(g).storage, want, cols: 500, context: "\(backendName) \(type) → f32")
         #expect(m == nil, Comment(rawValue: m ?? ""))
     }
 
-    @Test func otherOperationsRefuseSixteenBitBuffers() throws {
-        let backend = SwiftBackend()
+    @Test(arguments: TestBackends.onePerDevice)
+    func otherOperationsRefuseSixteenBitBuffers(_ backendCase: BackendCase) throws {
+        try Self.refusal(try backendCase.make())
+    }
+
+    static func refusal(_ backend: some ComputeBackend) throws {
         let half = try backend.makeBuffer(rows: 2, cols: 2, elementType: .f16)
         let w = try backend.makeBuffer(rows: 2, cols: 2), b = try backend.makeBuffer(rows: 1, cols: 2), s = try backend.makeBuffer(rows: 2, cols: 2)
         #expect(throws: SoftmaxError.invalidOption("x must be float32, got f16")) {
@@ -109,9 +120,12 @@ import TestSupport
 
     /// NaN and infinity survive an upload as themselves (a NaN whose rounding would carry into the
     /// sign bit must not become −0), so the fused call reports them.
-    @Test(arguments: [ElementType.f16, .bf16])
-    func nonFiniteValuesStayNonFiniteAndAreReported(_ type: ElementType) throws {
-        let backend = SwiftBackend()
+    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    func nonFiniteValuesStayNonFiniteAndAreReported(_ backendCase: BackendCase, _ type: ElementType) throws {
+        try Self.nonFinite(try backendCase.make(), type)
+    }
+
+    static func nonFinite(_ backend: some ComputeBackend, _ type: ElementType) throws {
         let nan = Float(bitPattern: 0x7FFF_FFFF)
         var values = [Float](repeating: 0.5, count: 40)
         values[21] = nan

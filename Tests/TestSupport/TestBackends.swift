@@ -27,6 +27,13 @@ public enum TestBackends {
 
     public static let all: [BackendCase] = [swift] + openCL
 
+    /// The Swift backend and each OpenCL device with its automatic parameters: for suites of one
+    /// kernel variant whatever the parameters (16-bit storage has only the work-group variant),
+    /// where every parameter set would be one more PoCL build of the program.
+    public static let onePerDevice: [BackendCase] = [swift] + openCLDevices.map { device in
+        BackendCase("opencl \(device.name)") { try OpenCLBackend(api: openCLAPI!, device: device) }
+    }
+
     /// CI installs PoCL: there, an empty OpenCL list is a failure, not a skip.
     public static var openCLRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 }
