@@ -51,8 +51,8 @@
 // float32 and rounded once when stored, so a gradient entry's p − 1 is formed before rounding.
 // float16 goes through vload_half/vstore_half_rte, which need no extension; bfloat16 is the upper
 // half of a float32's bits, rounded to nearest even (the gradient is finite: its NaN case is not
-// needed). 16-bit storage has only the work-group variant: the row variant keeps pass one's
-// exponentials in the gradient row, which 16-bit storage would round.
+// needed). With a 16-bit gradient the row variant recomputes pass two from the logits (RECOMPUTE
+// below) instead of reading back the exponentials it parks in a float32 gradient row.
 #ifndef XENT_LOGIT
 #define XENT_LOGIT 0
 #endif
@@ -78,6 +78,41 @@
 #else
 #define GRAD_T float
 #define STORE_GRAD(p, j, v) ((p)[j] = (v))
+#endif
+
+// VW-wide forms of the same (the row variant): VLOAD_LOGIT(p, j) reads p[j..j+VW), VSTORE_GRAD
+// writes g[j..j+VW).
+#define VLOAD_HALF_(n) vload_half##n
+#define VLOAD_HALF(n) VLOAD_HALF_(n)
+#define VSTORE_HALF_(n) vstore_half##n##_rte
+#define VSTORE_HALF(n) VSTORE_HALF_(n)
+#define VLOADN_(n) vload##n
+#define VLOADN(n) VLOADN_(n)
+#define VSTOREN_(n) vstore##n
+#define VSTOREN(n) VSTOREN_(n)
+#define UINTN_(n) uint##n
+#define UINTN(n) UINTN_(n)
+#define CONVERT_UINTN_(n) convert_uint##n
+#define CONVERT_UINTN(n) CONVERT_UINTN_(n)
+#define CONVERT_USHORTN_(n) convert_ushort##n
+#define CONVERT_USHORTN(n) CONVERT_USHORTN_(n)
+#define AS_FLOATN_(n) as_float##n
+#define AS_FLOATN(n) AS_FLOATN_(n)
+#define AS_UINTN_(n) as_uint##n
+#define AS_UINTN(n) AS_UINTN_(n)
+#if XENT_LOGIT == 1
+#define VLOAD_LOGIT(p, j) VLOAD_HALF(VW)(0, (p) + (j))
+#elif XENT_LOGIT == 2
+#define VLOAD_LOGIT(p, j) AS_FLOATN(VW)(CONVERT_UINTN(VW)(VLOADN(VW)(0, (p) + (j))) << 16)
+#else
+#define VLOAD_LOGIT(p, j) VLOADN(VW)(0, (p) + (j))
+#endif
+#if XENT_GRAD == 1
+#define VSTORE_GRAD(v, p, j) VSTORE_HALF(VW)((v), 0, (p) + (j))
+#elif XENT_GRAD == 2
+#define VSTORE_GRAD(v, p, j) VSTOREN(VW)(CONVERT_USHORTN(VW)((AS_UINTN(VW)(v) + 0x7FFFu + ((AS_UINTN(VW)(v) >> 16) & 1u)) >> 16), 0, (p) + (j))
+#else
+#define VSTORE_GRAD(v, p, j) VSTOREN(VW)((v), 0, (p) + (j))
 #endif
 
 #if VW == 16
@@ -219,26 +254,30 @@ inline int class_row(const int i, const int C, __global const int* labels, __glo
 }
 
 // The first j of f[b0..b1) equal to v (b0 when none: a row with NaN, which is reported anyway).
-inline int first_equal(__global const float* f, const int b0, const int b1, const float v) {
-    for (int j = b0; j < b1; ++j) if (f[j] == v) return j;
+inline int first_equal(__global const LOGIT_T* f, const int b0, const int b1, const float v) {
+    for (int j = b0; j < b1; ++j) if (LOAD_LOGIT(f, j) == v) return j;
     return b0;
 }
 
-#if XENT_LOGIT == 0 && XENT_GRAD == 0
+// With a 16-bit gradient the row variant cannot park pass one's exponentials in the gradient row
+// (they would be rounded): pass two then computes each entry from the logits again, a second
+// exponential, label included, and rounds it once.
+#define RECOMPUTE (XENT_GRAD != 0)
+
 __kernel void softmax_xent_fwd_bwd_row(
-    const int N, const int C, __global const float* logits, __global const int* labels, __global const float* probs,
+    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
     __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
-    const int ignore_index, __global const float* denominator, const int mean, __global float* grad, const int write_grad,
+    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
     __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
     const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
     const int i = get_global_id(0);
     if (i >= N) return;
-    __global const float* f = logits + (size_t)i * C;
-    __global float* g = grad + (size_t)i * C;
+    __global const LOGIT_T* f = logits + (size_t)i * C;
+    __global GRAD_T* g = grad + (size_t)i * C;
     __global const float* q = probs + (size_t)i * C;
     const float invC = 1.0f / (float)C;
     const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
-    const int store = write_grad && !use_probs;
+    const int store = write_grad && !use_probs && !RECOMPUTE;
     const int sloped = store && cap > 0.0f && eps == 0.0f;
 
     // Pass 1, block by block: the block's max of f (updating the running max and rescaling the
@@ -258,14 +297,15 @@ __kernel void softmax_xent_fwd_bwd_row(
         VTYPE vmax = (VTYPE)(-INFINITY);
         int j = b0;
         for (; j + VW <= b1; j += VW) {
-            const VTYPE x = VLOAD(0, f + j);
+            const VTYPE x = VLOAD_LOGIT(f, j);
             vmax = fmax(vmax, x);
             vcheck += x - x;
         }
         float cm = hmax(vmax);
         for (; j < b1; ++j) {
-            cm = fmax(cm, f[j]);
-            check += f[j] - f[j];
+            const float x = LOAD_LOGIT(f, j);
+            cm = fmax(cm, x);
+            check += x - x;
         }
         if (cm > raw_m) {
             const float capped = CAPPED(cm, cap, inv_cap);
@@ -282,27 +322,27 @@ __kernel void softmax_xent_fwd_bwd_row(
             // A softcap without smoothing: its gradient is a·exp(f' − m)·slope alone, so the slope
             // goes into the stored exponential and pass 2 needs no second tanh.
             for (; j + VW <= b1; j += VW) {
-                const VTYPE fc = CAPPED(VLOAD(0, f + j), cap, inv_cap);
+                const VTYPE fc = CAPPED(VLOAD_LOGIT(f, j), cap, inv_cap);
                 const VTYPE e = exp(fc - m);
                 vs += e;
-                VSTORE(e * CAP_SLOPE(fc, inv_cap), 0, g + j);
+                VSTORE_GRAD(e * CAP_SLOPE(fc, inv_cap), g, j);
             }
             for (; j < b1; ++j) {
-                const float fc = CAPPED(f[j], cap, inv_cap);
+                const float fc = CAPPED(LOAD_LOGIT(f, j), cap, inv_cap);
                 const float e = exp(fc - m);
                 s += e;
-                g[j] = e * CAP_SLOPE(fc, inv_cap);
+                STORE_GRAD(g, j, e * CAP_SLOPE(fc, inv_cap));
             }
         }
         for (; j + VW <= b1; j += VW) {
-            const VTYPE e = exp(CAPPED(VLOAD(0, f + j), cap, inv_cap) - m);
+            const VTYPE e = exp(CAPPED(VLOAD_LOGIT(f, j), cap, inv_cap) - m);
             vs += e;
-            if (store) VSTORE(e, 0, g + j);
+            if (store) VSTORE_GRAD(e, g, j);
         }
         for (; j < b1; ++j) {
-            const float e = exp(CAPPED(f[j], cap, inv_cap) - m);
+            const float e = exp(CAPPED(LOAD_LOGIT(f, j), cap, inv_cap) - m);
             s += e;
-            if (store) g[j] = e;
+            if (store) STORE_GRAD(g, j, e);
         }
     }
     s += hsum(vs);
@@ -327,7 +367,7 @@ __kernel void softmax_xent_fwd_bwd_row(
             const float t = probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
             qcheck += q[k] - q[k];
             total += t;
-            part += t * (m - CAPPED(f[k], cap, inv_cap));
+            part += t * (m - CAPPED(LOAD_LOGIT(f, k), cap, inv_cap));
             if (q[k] > q[target_arg]) target_arg = k;
         }
         if (!(qcheck == 0.0f)) atomic_min(&status[2], i);
@@ -337,9 +377,9 @@ __kernel void softmax_xent_fwd_bwd_row(
         if (write_grad) {
             const float a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
             for (int k = 0; k < C; ++k) {
-                const float fc = CAPPED(f[k], cap, inv_cap);
+                const float fc = CAPPED(LOAD_LOGIT(f, k), cap, inv_cap);
                 const float t = probability_target(q[k], has_weights ? weights[k] : 1.0f, eps, invC);
-                g[k] = (a * exp(fc - m) - scale * t) * CAP_SLOPE(fc, inv_cap);
+                STORE_GRAD(g, k, (a * exp(fc - m) - scale * t) * CAP_SLOPE(fc, inv_cap));
             }
         }
         return;
@@ -348,7 +388,7 @@ __kernel void softmax_xent_fwd_bwd_row(
         row_loss[i] = 0.0f;
         row_z[i] = 0.0f;
         if (want_argmax) row_hit[i] = 0.0f;
-        if (write_grad) for (int k = 0; k < C; ++k) g[k] = 0.0f;
+        if (write_grad) for (int k = 0; k < C; ++k) STORE_GRAD(g, k, 0.0f);
         return;
     }
     if (want_argmax) row_hit[i] = arg == y ? 1.0f : 0.0f;
@@ -361,6 +401,30 @@ __kernel void softmax_xent_fwd_bwd_row(
     // it b = 0 and the stored values already carry any slope.
     const int reread = eps > 0.0f;
     float smooth = 0.0f;
+#if RECOMPUTE
+    // Each entry from the logits: (a·exp(f'_j − m) − b·w_j − [j = y]·hot)·slope, rounded once.
+    const float hot = scale * class_target_hot(eps, wy);
+    for (int j = 0; j < C; j += VW) {
+        if (j + VW <= C) {
+            const VTYPE fc = CAPPED(VLOAD_LOGIT(f, j), cap, inv_cap);
+            const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
+            if (write_grad) VSTORE_GRAD((a * exp(fc - m) - b * w) * CAP_SLOPE(fc, inv_cap), g, j);
+            if (reread) smooth += hsum(w * (m - fc));
+        } else {
+            for (int k = j; k < C; ++k) {
+                const float fc = CAPPED(LOAD_LOGIT(f, k), cap, inv_cap);
+                const float w = has_weights ? weights[k] : 1.0f;
+                if (write_grad) STORE_GRAD(g, k, (a * exp(fc - m) - b * w) * CAP_SLOPE(fc, inv_cap));
+                if (reread) smooth += w * (m - fc);
+            }
+        }
+    }
+    const float fy = CAPPED(LOAD_LOGIT(f, y), cap, inv_cap);
+    if (write_grad) {
+        const float wyj = has_weights ? weights[y] : 1.0f;
+        STORE_GRAD(g, y, (a * exp(fy - m) - b * wyj - hot) * CAP_SLOPE(fy, inv_cap));
+    }
+#else
     for (int b0 = 0, nb = 0; b0 < C; b0 += block, ++nb) {
         const int b1 = min(b0 + block, C);
         const float factor = a * exp(block_max[nb] - m);
@@ -369,7 +433,7 @@ __kernel void softmax_xent_fwd_bwd_row(
             for (; j + VW <= b1; j += VW) {
                 const VTYPE w = has_weights ? VLOAD(0, weights + j) : (VTYPE)(1.0f);
                 if (reread) {
-                    const VTYPE fc = CAPPED(VLOAD(0, f + j), cap, inv_cap);
+                    const VTYPE fc = CAPPED(VLOAD_LOGIT(f, j), cap, inv_cap);
                     VSTORE((factor * VLOAD(0, g + j) - b * w) * CAP_SLOPE(fc, inv_cap), 0, g + j);
                     smooth += hsum(w * (m - fc));
                 } else {
@@ -380,7 +444,7 @@ __kernel void softmax_xent_fwd_bwd_row(
         for (; j < b1; ++j) {
             if (reread) {
                 const float w = has_weights ? weights[j] : 1.0f;
-                const float fc = CAPPED(f[j], cap, inv_cap);
+                const float fc = CAPPED(LOAD_LOGIT(f, j), cap, inv_cap);
                 if (write_grad) g[j] = (factor * g[j] - b * w) * CAP_SLOPE(fc, inv_cap);
                 smooth += w * (m - fc);
             } else if (write_grad) {
@@ -388,13 +452,13 @@ __kernel void softmax_xent_fwd_bwd_row(
             }
         }
     }
-    const float fy = CAPPED(f[y], cap, inv_cap);
+    const float fy = CAPPED(LOAD_LOGIT(f, y), cap, inv_cap);
     if (write_grad) g[y] -= scale * class_target_hot(eps, wy) * CAP_SLOPE(fy, inv_cap);
+#endif
     const float ce = class_row_loss(fy, m, log_s, smooth, eps, invC, wy, weight_sum);
     row_loss[i] = ce + z;
     row_z[i] = z;
 }
-#endif
 
 // Merge of two partial (max, sum) pairs.
 inline void merge_stats(float* m, float* s, const float m2, const float s2) {

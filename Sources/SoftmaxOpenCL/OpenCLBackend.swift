@@ -14,7 +14,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     let session: OpenCLSession
     let queue: cl_command_queue
     private var kernels: [String: cl_kernel] = [:]
-    /// `softmax_xent_fwd_bwd` for 16-bit storage, by "logits|gradient" type.
+    /// The fused kernels for 16-bit storage, by "kernel|logits|gradient".
     private var storageKernels: [String: cl_kernel] = [:]
     /// The kernels' source, kept for the 16-bit builds.
     private let source: String
@@ -191,15 +191,15 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         case float(Float)
     }
 
-    /// The fused kernel for 16-bit logits or gradient, built on first use for the pair of types.
-    private func storageKernel(logits: ElementType, gradient: ElementType) throws -> cl_kernel {
-        let key = "\(logits.rawValue)|\(gradient.rawValue)"
+    /// A fused kernel (`name`) for 16-bit logits or gradient, built on first use for the pair of types.
+    private func storageKernel(_ name: String, logits: ElementType, gradient: ElementType) throws -> cl_kernel {
+        let key = "\(name)|\(logits.rawValue)|\(gradient.rawValue)"
         if let kernel = storageKernels[key] { return kernel }
         func code(_ type: ElementType) -> Int { type == .f32 ? 0 : type == .f16 ? 1 : 2 }
         let program = try session.program(source: source, defines: parameters.defines + "#define XENT_LOGIT \(code(logits))\n#define XENT_GRAD \(code(gradient))\n")
         var s: cl_int = 0
-        guard let kernel = api.createKernel(program, "softmax_xent_fwd_bwd", &s), s == CL_SUCCESS else {
-            throw OpenCLError(status: s, call: "clCreateKernel(softmax_xent_fwd_bwd, \(key))")
+        guard let kernel = api.createKernel(program, name, &s), s == CL_SUCCESS else {
+            throw OpenCLError(status: s, call: "clCreateKernel(\(key))")
         }
         storageKernels[key] = kernel
         return kernel
@@ -306,19 +306,17 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             rowLoss: rowLoss, rowLse: lse, status: status,
             softcap: options.softcap ?? 0, zLoss: options.zLoss, wantArgmax: outputs.accuracy,
             predictions: outputs.predictions?.mem ?? rows.predictions.mem, rowZ: rows.z.mem, rowHit: rows.hit.mem).arguments
+        // 16-bit logits or gradient: the same kernels built for the pair of types (softmax_xent.cl).
         let gradientType = outputs.gradient?.elementType ?? .f32
-        if logits.elementType != .f32 || gradientType != .f32 {
-            // 16-bit storage: the work-group variant built for the pair of types (softmax_xent.cl).
+        func kernel(_ name: String) throws -> cl_kernel {
+            logits.elementType == .f32 && gradientType == .f32 ? kernels[name]! : try storageKernel(name, logits: logits.elementType, gradient: gradientType)
+        }
+        switch parameters.variant(classes: c, device: openCLDevice) {
+        case .rowPerWorkItem:
+            try launch(try kernel("softmax_xent_fwd_bwd_row"), name: "softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
+        case .workGroupPerRow:
             let rowGroup = parameters.rowWorkGroupSize(classes: c)
-            try launch(try storageKernel(logits: logits.elementType, gradient: gradientType), name: "softmax_xent_fwd_bwd",
-                       global: [n * rowGroup], local: [rowGroup], arguments)
-        } else {
-            switch parameters.variant(classes: c, device: openCLDevice) {
-            case .rowPerWorkItem: try launch("softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
-            case .workGroupPerRow:
-                let rowGroup = parameters.rowWorkGroupSize(classes: c)
-                try launch("softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
-            }
+            try launch(try kernel("softmax_xent_fwd_bwd"), name: "softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
         }
         try launch("xent_reduce", global: [wg], local: [wg], [
             .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),

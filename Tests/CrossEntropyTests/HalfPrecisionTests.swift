@@ -32,7 +32,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    @Test(arguments: TestBackends.bothVariantsOnce, [ElementType.f16, .bf16])
     func gradientIsTheRoundedOracle(_ backendCase: BackendCase, _ type: ElementType) throws {
         let failures = try Self.roundedOracleFailures(try backendCase.make(), type, "\(backendCase)")
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
@@ -80,7 +80,7 @@ import TestSupport
     }
 
     /// A float32 gradient from 16-bit logits (`--grad-dtype f32`): float32 accuracy on the 16-bit inputs.
-    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    @Test(arguments: TestBackends.bothVariantsOnce, [ElementType.f16, .bf16])
     func float32GradientFromSixteenBitLogits(_ backendCase: BackendCase, _ type: ElementType) throws {
         try Self.float32Gradient(try backendCase.make(), type, "\(backendCase)")
     }
@@ -101,7 +101,7 @@ import TestSupport
         #expect(m == nil, Comment(rawValue: m ?? ""))
     }
 
-    @Test(arguments: TestBackends.onePerDevice)
+    @Test(arguments: TestBackends.bothVariantsOnce)
     func otherOperationsRefuseSixteenBitBuffers(_ backendCase: BackendCase) throws {
         try Self.refusal(try backendCase.make())
     }
@@ -120,7 +120,7 @@ import TestSupport
 
     /// NaN and infinity survive an upload as themselves (a NaN whose rounding would carry into the
     /// sign bit must not become −0), so the fused call reports them.
-    @Test(arguments: TestBackends.onePerDevice, [ElementType.f16, .bf16])
+    @Test(arguments: TestBackends.bothVariantsOnce, [ElementType.f16, .bf16])
     func nonFiniteValuesStayNonFiniteAndAreReported(_ backendCase: BackendCase, _ type: ElementType) throws {
         try Self.nonFinite(try backendCase.make(), type)
     }

@@ -27,11 +27,15 @@ public enum TestBackends {
 
     public static let all: [BackendCase] = [swift] + openCL
 
-    /// The Swift backend and each OpenCL device with its automatic parameters: for suites of one
-    /// kernel variant whatever the parameters (16-bit storage has only the work-group variant),
-    /// where every parameter set would be one more PoCL build of the program.
-    public static let onePerDevice: [BackendCase] = [swift] + openCLDevices.map { device in
-        BackendCase("opencl \(device.name)") { try OpenCLBackend(api: openCLAPI!, device: device) }
+    /// The Swift backend and each OpenCL device with both fused variants at one work-group size
+    /// (so one program build serves both): for suites that build programs of their own (16-bit
+    /// storage, a build per pair of types), where every parameter set is one more PoCL build.
+    public static let bothVariantsOnce: [BackendCase] = [swift] + openCLDevices.flatMap { device in
+        let size = min(256, device.maxWorkGroupSize)
+        return [KernelParameters(xentVariant: .rowPerWorkItem, xentWorkGroupSize: size),
+                KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: size)].map { p in
+            BackendCase("opencl \(device.name) \(p.xentVariant!.rawValue)") { try OpenCLBackend(api: openCLAPI!, device: device, parameters: p) }
+        }
     }
 
     /// CI installs PoCL: there, an empty OpenCL list is a failure, not a skip.
