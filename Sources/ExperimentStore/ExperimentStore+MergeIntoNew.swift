@@ -54,17 +54,15 @@ extension ExperimentStore {
             try copy.close()
         }
         var reports = [firstReport]
-        do {
-            // Opened as a store (WAL, schema checked) for the row-by-row merge of the other sources.
-            let store = try ExperimentStore(path: temporary)
-            for source in sources.dropFirst() {
-                var report = try store.merge(from: source)
-                report.target = path
-                reports.append(report)
-            }
-            try store.queue.writeWithoutTransaction { db in _ = try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
-            try store.queue.close()
+        // Opened as a store (WAL, schema checked) for the row-by-row merge of the other sources.
+        let store = try ExperimentStore(path: temporary)
+        for source in sources.dropFirst() {
+            var report = try store.merge(from: source)
+            report.target = path
+            reports.append(report)
         }
+        try store.queue.writeWithoutTransaction { db in _ = try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try store.queue.close()
         try synchronize(temporary)
         // link(2), not rename(2): it fails if `path` appeared meanwhile instead of replacing it,
         // so a store another process created (and maybe wrote) is never overwritten.
