@@ -37,15 +37,15 @@ extension ExperimentStore {
     public func push(to address: HubAddress, connections: Int = defaultPushConnections) throws -> RunCopyReport {
         let hub = try PostgresConnection(address)
         try HubSchema.prepare(hub, create: true)
-        var report = RunCopyReport(source: path, target: address.description)
+        var start = RunCopyReport(source: path, target: address.description)
         let runs = try read { db in
             try Row.fetchAll(db, sql: "SELECT id, uuid, status FROM runs ORDER BY id").map { (id: $0[0] as Int64, uuid: $0[1] as String, status: $0[2] as String) }
         }
         let running = RunStatus.running.rawValue
-        report.skipped = runs.filter { $0.status == running }.map { .init(uuid: $0.uuid, sourceId: $0.id, reason: "run \($0.id) is still running in \(path)") }
+        start.skipped = runs.filter { $0.status == running }.map { .init(uuid: $0.uuid, sourceId: $0.id, reason: "run \($0.id) is still running in \(path)") }
         let queued = runs.filter { $0.status != running }.map { (id: $0.id, uuid: $0.uuid) }
         let next = Atomic<Int>(0)
-        let outcome = Mutex<(report: RunCopyReport, error: (any Error)?)>((report, nil))
+        let outcome = Mutex<(report: RunCopyReport, error: (any Error)?)>((start, nil))
         let workers = max(1, min(connections, queued.count))
         // The first worker uses the connection that prepared the schema; connections and SQLite
         // readers are each used by one thread only.
@@ -68,9 +68,8 @@ extension ExperimentStore {
                 outcome.withLock { if $0.error == nil { $0.error = error } }
             }
         }
-        let (merged, failure) = outcome.withLock { ($0.report, $0.error) }
+        let (report, failure) = outcome.withLock { ($0.report, $0.error) }
         if let failure { throw failure }
-        report = merged
         if !report.copied.isEmpty {
             // The new rows' block ranges, summarized now so the next query reads only its run's
             // (HubSchema); a role that does not own the index leaves it to autovacuum.

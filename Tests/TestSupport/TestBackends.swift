@@ -16,13 +16,7 @@ public enum TestBackends {
     static let openCLAPI = try? OpenCLAPI()
 
     public static let openCL: [BackendCase] = openCLDevices.flatMap { device in
-        [KernelParameters(xentVariant: .rowPerWorkItem),
-         KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32),
-         KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: min(256, device.maxWorkGroupSize))].map { p in
-            BackendCase("opencl \(device.name) \(p.xentVariant!.rawValue)\(p.xentVariant == .workGroupPerRow ? " wg \(p.xentWorkGroupSize)" : "")") {
-                try OpenCLBackend(api: openCLAPI!, device: device, parameters: p)
-            }
-        }
+        cases(device, [rowVariant, KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32), largestWorkGroup(device)])
     }
 
     public static let all: [BackendCase] = [swift] + openCL
@@ -31,10 +25,21 @@ public enum TestBackends {
     /// (so one program build serves both): for suites that build programs of their own (16-bit
     /// storage, a build per pair of types), where every parameter set is one more PoCL build.
     public static let bothVariantsOnce: [BackendCase] = [swift] + openCLDevices.flatMap { device in
-        let size = min(256, device.maxWorkGroupSize)
-        return [KernelParameters(xentVariant: .rowPerWorkItem, xentWorkGroupSize: size),
-                KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: size)].map { p in
-            BackendCase("opencl \(device.name) \(p.xentVariant!.rawValue)") { try OpenCLBackend(api: openCLAPI!, device: device, parameters: p) }
+        cases(device, [rowVariant, largestWorkGroup(device)])
+    }
+
+    static let rowVariant = KernelParameters(xentVariant: .rowPerWorkItem)
+
+    static func largestWorkGroup(_ device: OpenCLDevice) -> KernelParameters {
+        KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: min(256, device.maxWorkGroupSize))
+    }
+
+    /// A backend case per parameter set, named by variant (and work-group size for that variant).
+    static func cases(_ device: OpenCLDevice, _ parameters: [KernelParameters]) -> [BackendCase] {
+        parameters.map { p in
+            BackendCase("opencl \(device.name) \(p.xentVariant!.rawValue)\(p.xentVariant == .workGroupPerRow ? " wg \(p.xentWorkGroupSize)" : "")") {
+                try OpenCLBackend(api: openCLAPI!, device: device, parameters: p)
+            }
         }
     }
 
