@@ -98,9 +98,9 @@ extension ExperimentStore {
             // Devices in identity order: every push, in every process, then takes the hub's locks
             // on device keys in one order, so two concurrent transactions cannot deadlock on them.
             return (run: try rows("SELECT \(RunFingerprint.runColumns.joined(separator: ", ")), device_id FROM runs WHERE id = ?")[0],
-                    devices: try rows("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = ?1 UNION SELECT device_id FROM timings WHERE run_id = ?1) ORDER BY \(DeviceIdentity.columns.joined(separator: ", "))"),
+                    devices: try rows("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (\(RunFingerprint.deviceIds())) ORDER BY \(DeviceIdentity.columns.joined(separator: ", "))"),
                     params: try rows("SELECT key, value FROM params WHERE run_id = ? ORDER BY key"),
-                    timings: try rows("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = ? ORDER BY id"))
+                    deviceRows: try RunFingerprint.deviceTables.map { try rows(RunFingerprint.copiedRows($0)) })
         }
         try hub.execute("BEGIN")
         do {
@@ -119,10 +119,12 @@ extension ExperimentStore {
                 try hub.execute("INSERT INTO params (run_id, key, value) VALUES ($1, $2, $3)", ["\(hubId)", param[0].parameter, param[1].parameter])
             }
             let rows = try sendMetrics(of: id, as: hubId, from: reader, hub)
-            let timingColumns = ["run_id", "device_id"] + RunFingerprint.timingColumns
-            for timing in parts.timings {
-                try hub.execute("INSERT INTO timings (\(timingColumns.joined(separator: ", "))) VALUES (\(Self.placeholders(timingColumns.count)))",
-                                ["\(hubId)", (mapped[timing[0]] ?? .null).parameter] + timing.dropFirst().map(\.parameter))
+            for (table, rows) in zip(RunFingerprint.deviceTables, parts.deviceRows) {
+                let columns = ["run_id", "device_id"] + table.columns
+                for row in rows {
+                    try hub.execute("INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(Self.placeholders(columns.count)))",
+                                    ["\(hubId)", (mapped[row[0]] ?? .null).parameter] + row.dropFirst().map(\.parameter))
+                }
             }
             try hub.execute("COMMIT")
             report.copied.append(.init(uuid: uuid, sourceId: id, id: hubId, metricRows: rows))
@@ -222,9 +224,9 @@ extension ExperimentStore {
         // Everything is fetched before the local write transaction, so local writers never wait on the network.
         let key = ["\(hubId)"]
         let run = try hub.execute("SELECT \(RunFingerprint.runColumns.joined(separator: ", ")), device_id FROM runs WHERE id = $1", key)[0]
-        let devices = try hub.execute("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (SELECT device_id FROM runs WHERE id = $1 UNION SELECT device_id FROM timings WHERE run_id = $1)", key)
+        let devices = try hub.execute("SELECT id, \(Self.deviceColumns.joined(separator: ", ")) FROM devices WHERE id IN (\(RunFingerprint.deviceIds()))", key)
         let params = try hub.execute("SELECT key, value FROM params WHERE run_id = $1 ORDER BY key", key)
-        let timings = try hub.execute("SELECT device_id, \(RunFingerprint.timingColumns.joined(separator: ", ")) FROM timings WHERE run_id = $1 ORDER BY id", key)
+        let deviceRows = try RunFingerprint.deviceTables.map { try hub.execute(RunFingerprint.copiedRows($0), key) }
         var metrics: [MetricRecord] = []
         var parser = CopyText.MetricParser(hub: hub)
         try hub.copyOut("COPY (SELECT key, step, epoch, value, recorded_at FROM metrics WHERE run_id = \(hubId) ORDER BY id) TO STDOUT") { line in
@@ -250,10 +252,12 @@ extension ExperimentStore {
             }
             for i in metrics.indices { metrics[i].runId = id }
             try Self.insert(metrics, db)
-            let timingColumns = ["run_id", "device_id"] + RunFingerprint.timingColumns
-            for timing in timings {
-                try db.execute(sql: "INSERT INTO timings (\(timingColumns.joined(separator: ", "))) VALUES (\(Self.questionMarks(timingColumns.count)))",
-                               arguments: StatementArguments([id.databaseValue, mapped[timing[0]] ?? .null] + timing.dropFirst().map(\.databaseValue)))
+            for (table, rows) in zip(RunFingerprint.deviceTables, deviceRows) {
+                let columns = ["run_id", "device_id"] + table.columns
+                for row in rows {
+                    try db.execute(sql: "INSERT INTO \(table.name) (\(columns.joined(separator: ", "))) VALUES (\(Self.questionMarks(columns.count)))",
+                                   arguments: StatementArguments([id.databaseValue, mapped[row[0]] ?? .null] + row.dropFirst().map(\.databaseValue)))
+                }
             }
             report.copied.append(.init(uuid: uuid, sourceId: hubId, id: id, metricRows: Int64(metrics.count)))
             return id
@@ -270,7 +274,7 @@ extension ExperimentStore {
         let q = RunFingerprint.queries()
         let key = ["\(hubId)"]
         let theirs = RunFingerprint(run: try hub.execute(q.run, key).first ?? [], params: try hub.execute(q.params, key),
-                                    metrics: try hub.execute(q.metrics, key).first ?? [], timings: try hub.execute(q.timings, key))
+                                    metrics: try hub.execute(q.metrics, key).first ?? [], deviceRows: try q.deviceRows.map { try hub.execute($0, key) })
         let (source, target) = localIsSource ? (mine, theirs) : (theirs, mine)
         let differences = source.differences(from: target)
         if differences.isEmpty {

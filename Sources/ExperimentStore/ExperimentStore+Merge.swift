@@ -55,10 +55,7 @@ extension ExperimentStore {
             }
             return
         }
-        let devices = try Int64.fetchAll(db, sql: """
-            SELECT device_id FROM src.runs WHERE id = ?1 AND device_id IS NOT NULL
-            UNION SELECT device_id FROM src.timings WHERE run_id = ?1 AND device_id IS NOT NULL
-            """, arguments: [sourceId])
+        let devices = try Int64.fetchAll(db, sql: RunFingerprint.deviceIds(schema: "src."), arguments: [sourceId])
         var mapped: [Int64: Int64] = [:]
         for device in devices { mapped[device] = try copyDevice(device, db) }
         // The ids are integers from the stores themselves, so writing them into the SQL is safe.
@@ -73,9 +70,11 @@ extension ExperimentStore {
                            + metricRowsInOrder(columns: "?2, key, step, epoch, value, recorded_at", schema: "src."),
                        arguments: [sourceId, id])
         let metricRows = Int64(db.changesCount)
-        let timingColumns = RunFingerprint.timingColumns.joined(separator: ", ")
-        try db.execute(sql: "INSERT INTO main.timings (run_id, device_id, \(timingColumns)) SELECT ?, \(deviceMap), \(timingColumns) FROM src.timings WHERE run_id = ? ORDER BY id",
-                       arguments: [id, sourceId])
+        for table in RunFingerprint.deviceTables {
+            let columns = table.columns.joined(separator: ", ")
+            try db.execute(sql: "INSERT INTO main.\(table.name) (run_id, device_id, \(columns)) SELECT ?, \(deviceMap), \(columns) FROM src.\(table.name) WHERE run_id = ? ORDER BY id",
+                           arguments: [id, sourceId])
+        }
         report.copied.append(.init(uuid: uuid, sourceId: sourceId, id: id, metricRows: metricRows))
     }
 
@@ -112,7 +111,7 @@ extension ExperimentStore {
             try Row.fetchAll(db, sql: sql, arguments: [id]).map { row in row.databaseValues.map(SQLValue.init) }
         }
         return RunFingerprint(run: try rows(q.run).first ?? [], params: try rows(q.params), metrics: try rows(q.metrics).first ?? [],
-                              timings: try rows(q.timings))
+                              deviceRows: try q.deviceRows.map(rows))
     }
 }
 

@@ -40,10 +40,9 @@ extension ExperimentStore {
                     firstReport.skipped.append(.init(uuid: run[1], sourceId: id, reason: Self.stillRunning(id, in: first.path)))
                 }
                 try db.execute(sql: "DELETE FROM runs WHERE status = ?", arguments: [RunStatus.running.rawValue])
-                try db.execute(sql: """
-                    DELETE FROM devices WHERE id NOT IN (SELECT device_id FROM runs WHERE device_id IS NOT NULL
-                                                         UNION SELECT device_id FROM timings WHERE device_id IS NOT NULL)
-                    """)
+                let used = (["runs"] + RunFingerprint.deviceTables.map(\.name))
+                    .map { "SELECT device_id FROM \($0) WHERE device_id IS NOT NULL" }.joined(separator: " UNION ")
+                try db.execute(sql: "DELETE FROM devices WHERE id NOT IN (\(used))")
                 let counts = try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT run_id, COUNT(*) FROM metrics GROUP BY run_id")
                     .map { ($0[0] as Int64, $0[1] as Int64) })
                 for run in try Row.fetchAll(db, sql: "SELECT id, uuid FROM runs ORDER BY id") {

@@ -44,13 +44,13 @@ public struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// One run of train, bench or gradcheck.
+/// One run of train, bench, gradcheck or tune.
 public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "runs"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
-    public enum Kind: String, Codable, Sendable, CaseIterable { case train, bench, gradcheck }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case train, bench, gradcheck, tune }
     public typealias Status = RunStatus
 
     public var id: Int64?

@@ -7,9 +7,10 @@ import GRDB
 /// The check and the upgrade run in one immediate transaction: two processes creating the same new
 /// file at once (GRDB's migrator reads, then writes) made the second fail on "table already exists".
 enum StoreSchema {
-    static let migrations: [(identifier: String, sql: String)] = [
-        ("v1-runs-metrics-timings", v1),
-        ("v2-timings-peak-memory", v2),
+    static let migrations: [(identifier: String, apply: @Sendable (Database) throws -> Void)] = [
+        ("v1-runs-metrics-timings", { try $0.execute(sql: v1) }),
+        ("v2-timings-peak-memory", { try $0.execute(sql: v2) }),
+        ("v3-tuning", v3),
     ]
 
     /// Refuses a database that holds tables but is not a softmax-lab store, before anything is
@@ -34,7 +35,7 @@ enum StoreSchema {
             throw StoreError("\(path) was written by a newer softmax-lab (its schema has migrations this version does not know: \(applied.subtracting(known).sorted().joined(separator: ", "))); upgrade softmax-lab to open it")
         }
         for migration in migrations where !applied.contains(migration.identifier) {
-            try db.execute(sql: migration.sql)
+            try migration.apply(db)
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [migration.identifier])
         }
     }
@@ -61,7 +62,7 @@ enum StoreSchema {
                 CREATE TABLE runs (
                     id INTEGER PRIMARY KEY,
                     uuid TEXT NOT NULL UNIQUE,
-                    kind TEXT NOT NULL CHECK (kind IN ('train', 'bench', 'gradcheck')),
+                    kind TEXT NOT NULL \(kindCheck(version: 1)),
                     name TEXT,
                     status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
                     started_at TEXT NOT NULL,            -- ISO-8601 UTC
@@ -121,6 +122,54 @@ enum StoreSchema {
                 ALTER TABLE timings ADD COLUMN peak_extra_bytes INTEGER;
                 DROP VIEW bench_results;
                 """ + benchResultsView(version: 2)
+
+    /// `tune` runs and the `tuning` table: every candidate a tune run checked and timed, and the one
+    /// it chose. SQLite cannot alter a CHECK constraint, so `runs.kind`'s list gains 'tune' by
+    /// SQLite's documented edit of the table's schema text (a looser constraint: every row holds).
+    static func v3(_ db: Database) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        try db.execute(sql: "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'runs'",
+                       arguments: [kindCheck(version: 1), kindCheck(version: 3)])
+        try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+        try db.execute(sql: "PRAGMA writable_schema = OFF")
+        guard try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'")?
+                .contains(kindCheck(version: 3)) == true else {
+            throw StoreError("the store's runs table does not have the constraint softmax-lab wrote (\(kindCheck(version: 1))); it was left as it was")
+        }
+        try db.execute(sql: tuningTable(id: "INTEGER PRIMARY KEY", real: "REAL", bigint: "INTEGER"))
+    }
+
+    /// The `runs.kind` constraint as migration `version` leaves it.
+    static func kindCheck(version: Int) -> String {
+        "CHECK (kind IN ('train', 'bench', 'gradcheck'\(version >= 3 ? ", 'tune'" : "")))"
+    }
+
+    /// The `tuning` table in SQL both engines run, given each one's types.
+    static func tuningTable(id: String, real: String, bigint: String) -> String {
+        """
+        CREATE TABLE tuning (
+            id \(id),
+            run_id \(bigint) NOT NULL REFERENCES runs(id) ON DELETE CASCADE,  -- the tune run
+            device_id \(bigint) NOT NULL REFERENCES devices(id),              -- backend, platform, name, driver_version, host
+            kernel_hash TEXT NOT NULL,        -- the kernels' source (opencl) or the binary (swift) the times belong to
+            tool_version TEXT NOT NULL,
+            op TEXT NOT NULL,                 -- xent, xent+softcap, xent+z, xent+softcap+z
+            shape_class TEXT NOT NULL,        -- C<=64, C<=4096, C<=65536, C>65536
+            shape TEXT NOT NULL,              -- the shape measured, NxC
+            dtype TEXT NOT NULL,              -- f32 | f16 | bf16
+            parameters TEXT NOT NULL,         -- the candidate, as JSON
+            is_default INTEGER NOT NULL,      -- 1: the parameters used without tuning
+            check_result TEXT NOT NULL,       -- ok, or what was wrong (such a candidate is never chosen)
+            samples INTEGER NOT NULL,
+            median_ms \(real),
+            p90_ms \(real),
+            chosen INTEGER NOT NULL           -- 1: the one the tune run chose for its device, op, class and dtype
+        );
+        CREATE INDEX tuning_lookup ON tuning(device_id, op, shape_class, dtype);
+        CREATE INDEX tuning_run ON tuning(run_id);
+        """
+    }
 
     /// The views, in SQL both SQLite and PostgreSQL run (the hub has the same ones), but for the
     /// run's duration in seconds, which each engine computes with its own date functions; as the

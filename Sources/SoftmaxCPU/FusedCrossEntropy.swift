@@ -3,9 +3,6 @@ import SoftmaxCore
 /// The Swift backend's fused softmax cross-entropy over a whole batch: picks the kernel for the
 /// shape, spreads rows (or, for a few very long rows, columns) over the cores, and reports bad input.
 enum FusedCrossEntropy {
-    /// Rows at least this long are split across threads when there are too few rows to go round.
-    static let columnSplitMinClasses = 16384
-
     struct Outputs {
         var gradient: UnsafeMutablePointer<Float>?
         var rowLoss: UnsafeMutablePointer<Float>?
@@ -56,10 +53,12 @@ enum FusedCrossEntropy {
 
     /// logits: (N, C). The softcap, when set, is a type parameter of every kernel below.
     static func run(
-        logits f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs
+        logits f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs,
+        _ p: SwiftParameters
     ) -> Totals {
-        if let softcap { return run(f, rows: n, targets: targets, k, out, map: Softcap(softcap)) }
-        return run(f, rows: n, targets: targets, k, out, map: Uncapped())
+        let p = p.clamped
+        if let softcap { return run(f, rows: n, targets: targets, k, out, p, map: Softcap(softcap)) }
+        return run(f, rows: n, targets: targets, k, out, p, map: Uncapped())
     }
 
     /// 16-bit logits or gradient (`out.gradient` unused): tiles of rows are widened into float32
@@ -67,45 +66,55 @@ enum FusedCrossEntropy {
     /// formed in float32), and the gradient rounded once into its type. DRAM sees the 16-bit bytes
     /// only; the scratch is a tile of logits and one of gradient per thread.
     static func run(
-        storage: Storage16, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs
+        storage: Storage16, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs,
+        _ p: SwiftParameters
     ) -> Totals {
-        if let softcap { return runTiled(storage, rows: n, targets: targets, k, out, map: Softcap(softcap)) }
-        return runTiled(storage, rows: n, targets: targets, k, out, map: Uncapped())
+        let p = p.clamped
+        if let softcap { return runTiled(storage, rows: n, targets: targets, k, out, p, map: Softcap(softcap)) }
+        return runTiled(storage, rows: n, targets: targets, k, out, p, map: Uncapped())
     }
 
     /// Whether class-index rows of this length go 16 at a time through the lanes kernel.
-    static func usesLanes(_ targets: TargetPointers, classes c: Int) -> Bool {
-        if case .classIndices = targets { return LanesKernels.classRange.contains(c) }
+    static func usesLanes(_ targets: TargetPointers, classes c: Int, _ p: SwiftParameters) -> Bool {
+        if case .classIndices = targets { return LanesKernels.classRange.contains(c) && c <= p.lanesMaxClasses }
         return false
     }
 
-    /// Rows per tile of the 16-bit path: 16 (a lanes block) for small C, else about 16k floats.
-    static func tileRows(classes c: Int) -> Int {
-        LanesKernels.classRange.contains(c) ? Swift.max(vecWidth, 16384 / c / vecWidth * vecWidth) : Swift.max(1, 16384 / c)
+    /// Whether a few very long rows are split across the threads by columns.
+    static func usesColumnSplit(_ targets: TargetPointers, rows n: Int, classes c: Int, _ p: SwiftParameters) -> Bool {
+        if case .classIndices = targets { return n < p.threads && c >= p.columnSplitMinClasses }
+        return false
+    }
+
+    /// Rows per tile of the 16-bit path: about `halfTileElements` floats, whole lanes blocks (16
+    /// rows) where the lanes kernel takes them.
+    static func tileRows(classes c: Int, lanes: Bool, _ p: SwiftParameters) -> Int {
+        lanes ? Swift.max(vecWidth, p.halfTileElements / c / vecWidth * vecWidth) : Swift.max(1, p.halfTileElements / c)
     }
 
     private static func runTiled<Map: LogitMap>(
-        _ storage: Storage16, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, map: Map
+        _ storage: Storage16, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, _ p: SwiftParameters, map: Map
     ) -> Totals {
         let c = k.classes
         let wantGradient = storage.gradient != nil
         // A few very long rows: widen them whole and let the column split share each row.
-        if case .classIndices = targets, n < Parallel.workerCount, c >= columnSplitMinClasses {
+        if usesColumnSplit(targets, rows: n, classes: c, p) {
             let f = UnsafeMutablePointer<Float>.allocate(capacity: n * c)
             let g = wantGradient ? UnsafeMutablePointer<Float>.allocate(capacity: n * c) : nil
             defer { f.deallocate(); g?.deallocate() }
             HalfConversion.widen(storage.logits, storage.logitType, count: n * c, into: f)
-            let totals = run(UnsafePointer(f), rows: n, targets: targets, k, out.rows(from: 0, gradient: g), map: map)
+            let totals = run(UnsafePointer(f), rows: n, targets: targets, k, out.rows(from: 0, gradient: g), p, map: map)
             if let g, let destination = storage.gradient { HalfConversion.narrow(g, count: n * c, into: destination, storage.gradientType, finite: true) }
             return totals
         }
-        let rowsPerTile = tileRows(classes: c)
+        let useLanes = usesLanes(targets, classes: c, p)
+        let rowsPerTile = tileRows(classes: c, lanes: useLanes, p)
         let tiles = (n + rowsPerTile - 1) / rowsPerTile
-        let tasks = Parallel.taskCount(tiles, minimum: Swift.max(1, 32768 / Swift.max(c * rowsPerTile, 1)))
+        let tasks = Parallel.taskCount(tiles, minimum: Swift.max(1, 32768 / Swift.max(c * rowsPerTile, 1)), workers: p.threads,
+                                       ranges: p.rangesPerThread)
         let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
         defer { tasksResult.deallocate() }
-        let useLanes = usesLanes(targets, classes: c)
-        Parallel.forEach(tiles, tasks: tasks) { task, tileRange in
+        Parallel.forEach(tiles, tasks: tasks, workers: p.threads) { task, tileRange in
             let f = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c)
             let g = wantGradient ? UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * c) : nil
             defer { f.deallocate(); g?.deallocate() }
@@ -130,23 +139,24 @@ enum FusedCrossEntropy {
     }
 
     private static func run<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, map: Map
+        _ f: UnsafePointer<Float>, rows n: Int, targets: TargetPointers, _ k: XentConstants, _ out: Outputs, _ p: SwiftParameters,
+        map: Map
     ) -> Totals {
         let c = k.classes
 
-        if case .classIndices(let labels) = targets, n < Parallel.workerCount, c >= columnSplitMinClasses {
-            return columnSplit(f, rows: n, labels: labels, k, out, map: map)
+        if usesColumnSplit(targets, rows: n, classes: c, p), case .classIndices(let labels) = targets {
+            return columnSplit(f, rows: n, labels: labels, k, out, threads: p.threads, map: map)
         }
 
         // Rows are handed out in blocks of 16 so the lanes kernel always sees whole blocks.
-        let useLanes = usesLanes(targets, classes: c)
+        let useLanes = usesLanes(targets, classes: c, p)
         let granule = useLanes ? vecWidth : 1
         let units = (n + granule - 1) / granule
         let minimumUnits = Swift.max(1, 32768 / Swift.max(c * granule, 1))
-        let tasks = Parallel.taskCount(units, minimum: minimumUnits)
+        let tasks = Parallel.taskCount(units, minimum: minimumUnits, workers: p.threads, ranges: p.rangesPerThread)
         let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
         defer { tasksResult.deallocate() }
-        Parallel.forEach(units, tasks: tasks) { task, unitRange in
+        Parallel.forEach(units, tasks: tasks, workers: p.threads) { task, unitRange in
             let rows = (unitRange.lowerBound * granule)..<Swift.min(unitRange.upperBound * granule, n)
             tasksResult[task] = rowRange(f, rows: rows, targets: targets, lanes: useLanes, k, out, map: map)
         }
@@ -195,10 +205,11 @@ enum FusedCrossEntropy {
     /// A few very long rows: each row's columns are split over the cores, for the statistics
     /// (merged afterwards) and again for the gradient.
     private static func columnSplit<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, map: Map
+        _ f: UnsafePointer<Float>, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, threads: Int,
+        map: Map
     ) -> Totals {
         let c = k.classes
-        let tasks = Parallel.workerCount
+        let tasks = threads
         let partial = UnsafeMutableBufferPointer<RowStatistics>.allocate(capacity: tasks)
         let smoothing = UnsafeMutableBufferPointer<Float>.allocate(capacity: tasks)
         // Each task's range of a row gets its own block maxima from pass one.
@@ -211,7 +222,7 @@ enum FusedCrossEntropy {
             let y = labels[i]
             let ignored = y == k.ignoreIndex
             let g = ignored ? nil : out.gradient.map { $0 + i * c }
-            Parallel.forEach(c, tasks: tasks) { t, cols in
+            Parallel.forEach(c, tasks: tasks, workers: threads) { t, cols in
                 partial[t] = RowKernel.statistics(row + cols.lowerBound, cols.count, map: map, argmax: k.argmax,
                                                   exps: g.map { $0 + cols.lowerBound }, blockMax: blockMax + t * blocksPerTask,
                                                   sloped: k.slopedExps(map))
@@ -228,7 +239,7 @@ enum FusedCrossEntropy {
                 continue
             }
             if k.argmax && Int(y) == stats.argmax { totals.correct += 1 }
-            Parallel.forEach(c, tasks: tasks) { t, cols in
+            Parallel.forEach(c, tasks: tasks, workers: threads) { t, cols in
                 smoothing[t] = RowKernel.writeClassIndexGradient(
                     row, g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k, map: map)
             }

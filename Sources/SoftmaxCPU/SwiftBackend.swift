@@ -6,7 +6,10 @@ public final class SwiftBackend: ComputeBackend {
     public typealias FloatBuffer = HostBuffer
     public typealias IndexBuffer = HostLabels
 
-    public init() {}
+    /// The fused cross-entropy's tunables (`softmax-lab tune` measures them per shape class).
+    public var parameters: SwiftParameters
+
+    public init(parameters: SwiftParameters = .defaults) { self.parameters = parameters }
 
     public var name: String { "swift" }
 
@@ -167,8 +170,8 @@ public final class SwiftBackend: ComputeBackend {
                     gradientType: outputs.gradient?.elementType ?? .f32)
                 func run(_ targets: FusedCrossEntropy.TargetPointers) -> FusedCrossEntropy.Totals {
                     sixteen
-                        ? FusedCrossEntropy.run(storage: storage, rows: n, targets: targets, softcap: options.softcap, k, out)
-                        : FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: targets, softcap: options.softcap, k, out)
+                        ? FusedCrossEntropy.run(storage: storage, rows: n, targets: targets, softcap: options.softcap, k, out, parameters)
+                        : FusedCrossEntropy.run(logits: logits.pointer, rows: n, targets: targets, softcap: options.softcap, k, out, parameters)
                 }
                 switch targets {
                 case .classIndices(let labels):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExperimentStore
 import Foundation
 import SoftmaxCore
 import SoftmaxCPU
@@ -66,6 +67,42 @@ struct BackendOptions: ParsableArguments {
 
     /// The chosen backend (`auto` unless given); `auto` says on stderr which it picked and why.
     func make() throws -> any ComputeBackend { try make(backend ?? .auto) }
+
+    /// The chosen backend for one op, shape and storage type, with the store's tuning for them
+    /// applied. `auto` without `--device` takes the backend whose tuned choice for the shape class
+    /// is fastest when the store has current tuning for more than one, else the rule of `make()`.
+    func make(op: String, shape: Shape, dtype: ElementType, tuning: TuningOptions, storePath: String) throws -> any ComputeBackend {
+        let store = tuning.store(storePath)
+        var compute: (any ComputeBackend)?
+        if (backend ?? .auto) == .auto, device == nil, let store {
+            compute = try fastestTuned(store, op: op, shape: shape, dtype: dtype)
+        }
+        return try tuning.apply(try compute ?? make(), op: op, shape: shape, dtype: dtype, store: store)
+    }
+
+    /// The backend with the most logits per millisecond in its current tuned choice for the shape
+    /// class, said with the numbers; nil when fewer than two backends have one.
+    private func fastestTuned(_ store: ExperimentStore, op: String, shape: Shape, dtype: ElementType) throws -> (any ComputeBackend)? {
+        let shapeClass = ShapeClass.of(shape)
+        var options: [(label: String, make: () throws -> any ComputeBackend, device: DeviceDescription, hash: String)] = [
+            ("swift", { SwiftBackend() }, SwiftBackend().device, SwiftBackend.executableHash)
+        ]
+        if case .success(let env) = OpenCLEnvironment.discovered {
+            for d in env.devices {
+                options.append(("opencl on \(d.name)", { try OpenCLBackend(api: env.api, device: d) }, d.summary, OpenCLBackend.defaultKernelHash))
+            }
+        }
+        let measured = try options.compactMap { o -> (label: String, make: () throws -> any ComputeBackend, rate: Double, run: Int64)? in
+            guard let current = try TuningLookup.lookup(in: store, device: o.device, kernelHash: o.hash, op: op, shapeClass: shapeClass,
+                                                        dtype: dtype).current,
+                  let rate = current.elementsPerMs else { return nil }
+            return (o.label, o.make, rate, current.choice.row.runId)
+        }.sorted { $0.rate > $1.rate }
+        guard measured.count >= 2 else { return nil }
+        let others = measured.dropFirst().map { "\($0.label) \(String(format: "%.3g", $0.rate)) (run \($0.run))" }.joined(separator: ", ")
+        Console.current.note("backend: \(measured[0].label) (tuned fastest for \(shapeClass) \(op) \(dtype.rawValue): \(String(format: "%.3g", measured[0].rate)) logits/ms in run \(measured[0].run), against \(others))")
+        return try measured[0].make()
+    }
 
     private func make(_ backend: BackendKind) throws -> any ComputeBackend {
         switch backend {

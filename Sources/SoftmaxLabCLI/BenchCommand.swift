@@ -44,6 +44,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var extended: ExtendedLossOptions
     @OptionGroup var backend: BackendOptions
+    @OptionGroup var tuning: TuningOptions
     @OptionGroup var store: StoreOptions
     @Flag(help: "Do not record the run.") var noRecord = false
 
@@ -118,9 +119,10 @@ struct BenchCommand: ParsableCommand {
                            backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
                            softcap: extended.softcap, zLoss: extended.zLoss, dtype: dtype.rawValue), seed: seed)
         var results: [BenchmarkResult] = []
+        let tuningStore = tuning.store(store.path)
         do {
             for compute in computes {
-                let measured = try measure(compute)
+                let measured = try measure(compute, tuning: tuningStore)
                 try recorder?.record(measured, repeats: `repeat`, device: compute.device)
                 results += measured
             }
@@ -191,12 +193,24 @@ struct BenchCommand: ParsableCommand {
         return Set(groups.values.filter { $0.count > 1 }.compactMap { $0.max { $0.speed < $1.speed }?.key })
     }
 
-    private func measure<B: ComputeBackend>(_ compute: B) throws -> [BenchmarkResult] {
+    private func runner<B: ComputeBackend>(_ compute: B) -> BenchmarkRunner<B> {
         var runner = BenchmarkRunner(backend: compute, warmup: warmup, repeats: `repeat`, seed: seed)
         runner.lossOptions = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
         runner.xentName = "xent" + extended.opSuffix
         runner.elementType = dtype
         runner.classifierLayout = classifierLayout
+        return runner
+    }
+
+    /// The fused op on `compute` with the store's tuning for the shape's class (said on stderr).
+    private func tunedCrossEntropy(_ compute: any ComputeBackend, _ shape: Shape, copyGBs: Double?, tuning store: ExperimentStore?) throws -> BenchmarkResult {
+        let tuned = try tuning.apply(compute, op: "xent" + extended.opSuffix, shape: shape, dtype: dtype, store: store)
+        func run<T: ComputeBackend>(_ t: T) throws -> BenchmarkResult { try runner(t).crossEntropy(shape, copyGBs: copyGBs) }
+        return try run(tuned)
+    }
+
+    private func measure<B: ComputeBackend>(_ compute: B, tuning store: ExperimentStore?) throws -> [BenchmarkResult] {
+        let runner = runner(compute)
         var results: [BenchmarkResult] = []
         if op == .empty {
             let timing = TimingSamples.measure(warmup: warmup, repeats: `repeat`) {}
@@ -221,7 +235,7 @@ struct BenchCommand: ParsableCommand {
                 if Console.current.showsProgress { Console.current.note("bench: xent \(shape)…") }
                 let copy = try runner.copy(shape)
                 results.append(copy)
-                results.append(try runner.crossEntropy(shape, copyGBs: copy.gbPerSecond))
+                results.append(try tunedCrossEntropy(compute, shape, copyGBs: copy.gbPerSecond, tuning: store))
             }
             if op == .linear || op == .all {
                 if Console.current.showsProgress { Console.current.note("bench: linear \(shape)x\(features)…") }

@@ -97,48 +97,14 @@ struct BenchmarkRunner<B: ComputeBackend> {
     /// Fused loss+gradient (mean reduction): 2 values per element (logits read, gradient written)
     /// of the storage type.
     func crossEntropy(_ shape: Shape, copyGBs: Double?) throws -> BenchmarkResult {
-        let n = shape.rows, c = shape.cols
-        var rng = SeededGenerator(seed: seed ^ UInt64(n * 1_000_003 + c))
-        let type = elementType
-        // The logits as the buffer holds them, so that the check's oracle sees the same inputs.
-        let logits = Matrix(rows: n, cols: c, storage: random(n, c, scale: 8, &rng).storage.map { type.rounded($0) })
-        let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(c), using: &rng) }
-        let logitsBuffer = try backend.makeBuffer(rows: n, cols: c, elementType: type)
-        try backend.upload(logits, to: logitsBuffer)
-        let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
-        let gradient = try backend.makeBuffer(rows: n, cols: c, elementType: type)
-        let bytes = 2 * type.bytes * n * c
-        let name = xentOpName
-        // A 16-bit gradient is off by its own rounding: half a unit in the last place (2^-11 of f16, 2^-8 of
-        // bf16), and f16's below 2^-14 by half its subnormal spacing 2^-24, which the ×N magnifies.
-        let storageRounding: Double = switch type { case .f32: 0; case .f16: 0x1p-11; case .bf16: 0x1p-8 }
-        let storageFloor: Double = type == .f16 ? Double(n) * 0x1p-25 : 0
-        let outputs = CrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(gradient: gradient)
-        let options = lossOptions
-
-        // Check first: each sampled row's gradient (times N, undoing the mean) against the oracle.
-        _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
-        let got = try backend.download(gradient)
-        var failure: String?
-        for i in sampledRows(n, &rng) where failure == nil {
-            let row = Matrix(rows: 1, cols: c, storage: Array(logits.row(i)))
-            let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(row), targets: .classIndices([labels[i]]), options: options)
-                .gradient.storage
-            // On the scale of the row's probabilities, not of p − onehot: for a confident row
-            // p_y − 1 is tiny but carries the float rounding of p_y ≈ 1 (C = 2 failed on that).
-            let y = Int(labels[i])
-            let largestProbability = want.indices.map { abs($0 == y ? want[$0] + 1 : want[$0]) }.max() ?? 0
-            failure = Comparison(atol: 2e-6 * largestProbability + storageFloor, rtol: 1e-4 + storageRounding)
-                .mismatches(got.row(i).map { $0 * Float(n) }, want, context: "wrong: row \(i) of the gradient (×N)")
+        let xent = XentCase(shape, elementType: elementType, options: lossOptions, seed: seed)
+        let prepared = try xent.prepare(on: backend)
+        if let failure = try xent.check(prepared) {
+            return result(xentOpName, shape.description, nil, bytes: xent.bytes, flops: 0, copyGBs: copyGBs, check: failure)
         }
-        guard failure == nil else {
-            return result(name, shape.description, nil, bytes: bytes, flops: 0, copyGBs: copyGBs, check: failure!)
-        }
-        let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) {
-            _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs)
-        }
-        var r = result(name, shape.description, timing, bytes: bytes, flops: 0, copyGBs: copyGBs, check: "ok")
-        r.kernelTiming = try kernelTime { _ = try backend.crossEntropy(logits: logitsBuffer, targets: targets, options: options, outputs: outputs) }
+        let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) { try prepared.run() }
+        var r = result(xentOpName, shape.description, timing, bytes: xent.bytes, flops: 0, copyGBs: copyGBs, check: "ok")
+        r.kernelTiming = try kernelTime { try prepared.run() }
         return r
     }
 

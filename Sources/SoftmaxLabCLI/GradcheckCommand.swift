@@ -18,6 +18,7 @@ struct GradcheckCommand: ParsableCommand {
     @Option(help: "L2 strength λ of (λ/2)‖W‖².") var l2: Float = 0.01
     @OptionGroup var loss: LossOptions
     @OptionGroup var backend: BackendOptions
+    @OptionGroup var tuning: TuningOptions
     @OptionGroup var store: StoreOptions
     @Flag(help: "Do not record the run.") var noRecord = false
     @Flag(help: "Print the result as JSON.") var json = false
@@ -83,7 +84,10 @@ struct GradcheckCommand: ParsableCommand {
         let oracle = ReferenceLinear.objective(x: xd, targets: targets, weights: DoubleMatrix(w), bias: b.map(Double.init),
                                                options: options, l2: Double(l2))
         var results = [row("float64 oracle", oracle.weightGradient.storage, oracle.biasGradient, numericW, numericB, Self.oracleTolerance)]
-        let computes = try backend.makeAll()
+        let tuningStore = tuning.store(store.path)
+        let computes = try backend.makeAll().map {
+            try tuning.apply($0, op: "xent" + loss.extended.opSuffix, shape: Shape(rows: rows, cols: classes), dtype: .f32, store: tuningStore)
+        }
         let recorder = noRecord ? nil : try RunRecorder(
             store: try store.open(), kind: .gradcheck, name: nil, device: computes[0].device,
             config: Config(rows: rows, classes: classes, features: features, seed: seed, l2: l2, reduction: options.reduction.rawValue,

@@ -40,6 +40,8 @@ struct LossCommand: ParsableCommand {
 
     @OptionGroup var loss: LossOptions
     @OptionGroup var backend: BackendOptions
+    @OptionGroup var tuning: TuningOptions
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Write the gradient ∂loss/∂logits here as .npy, in --grad-dtype.")
     var gradOut: String?
@@ -123,7 +125,8 @@ struct LossCommand: ParsableCommand {
             }
             target = .probabilities(t.matrix)
         }
-        let compute = try backend.make()
+        let compute = try backend.make(op: "xent" + loss.extended.opSuffix, shape: x.shape, dtype: input.storage, tuning: tuning,
+                                       storePath: store.path)
         let gradientType = gradDtype ?? input.storage
         let result = try compute.crossEntropy(logits: x, targets: target, options: options, storage: input.storage, gradientType: gradientType)
         try gradientFile?.write(NumpyFile.data(result.gradient, as: gradientType))

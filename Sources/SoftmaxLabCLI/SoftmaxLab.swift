@@ -6,6 +6,6 @@ public struct SoftmaxLab: ParsableCommand {
         commandName: "softmax-lab",
         abstract: "Softmax cross-entropy loss and gradient: explained, checked, fast.",
         version: "0.1.0",
-        subcommands: [DevicesCommand.self, ExplainCommand.self, LossCommand.self, GradcheckCommand.self, TrainCommand.self, RunsCommand.self, BenchCommand.self, ReportCommand.self])
+        subcommands: [DevicesCommand.self, ExplainCommand.self, LossCommand.self, GradcheckCommand.self, TrainCommand.self, RunsCommand.self, BenchCommand.self, TuneCommand.self, ReportCommand.self])
     public init() {}
 }

@@ -1,7 +1,7 @@
 /// The tunables of the kernels, prepended to the sources as `#define`s (each `.cl` file has
 /// `#ifndef` defaults, so it also compiles on its own).
-public struct KernelParameters: Sendable, Hashable {
-    public enum XentVariant: String, Sendable, CaseIterable {
+public struct KernelParameters: Sendable, Hashable, Codable {
+    public enum XentVariant: String, Sendable, CaseIterable, Codable {
         /// One work-item per row, vector loads (CPU devices; small C anywhere).
         case rowPerWorkItem
         /// One work-group per row with local-memory reductions (GPUs, large C).
@@ -38,6 +38,30 @@ public struct KernelParameters: Sendable, Hashable {
         while p.xentWorkGroupSize > max(device.maxWorkGroupSize, 1) { p.xentWorkGroupSize /= 2 }
         while p.tile * p.tile > max(device.maxWorkGroupSize, 1) { p.tile /= 2 }
         return p
+    }
+
+    /// What `tune` tries on `device` for rows of `classes`: the device's defaults first, then the
+    /// row variant at each vector width and the work-group variant at each size and cache depth the
+    /// device allows (tile stays the default: the fused op does not use it).
+    public static func candidates(for device: OpenCLDevice, classes: Int) -> [KernelParameters] {
+        let base = automatic(for: device)
+        var all = [base]
+        func add(_ p: KernelParameters) { if !all.contains(p) { all.append(p) } }
+        for vw in [16, 8, 4] { var p = base; p.xentVariant = .rowPerWorkItem; p.vectorWidth = vw; add(p) }
+        // A size above what a row of `classes` uses launches the same groups: each size as launched.
+        var wg = 64
+        while wg <= min(1024, max(device.maxWorkGroupSize, 1)) {
+            for cache in [8, 16, 32, 64] {
+                var p = base
+                p.xentVariant = .workGroupPerRow
+                p.xentCache = cache
+                p.xentWorkGroupSize = wg
+                p.xentWorkGroupSize = p.rowWorkGroupSize(classes: classes)
+                add(p)
+            }
+            wg *= 2
+        }
+        return all
     }
 
     var defines: String {

@@ -80,6 +80,15 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         _ = api.releaseCommandQueue(queue)
     }
 
+    /// The kernels' source as built (`ContentHash`): tuning measured with other kernels is stale.
+    public var kernelSourceHash: String { ContentHash.hex(source) }
+
+    /// The same device and session with other parameters (the kernels are built, or taken from
+    /// the session's cache, for them).
+    public func with(parameters: KernelParameters) throws -> OpenCLBackend {
+        try OpenCLBackend(api: api, device: openCLDevice, parameters: parameters, source: source)
+    }
+
     public var name: String { "opencl" }
     public var deviceName: String { openCLDevice.name }
     public var device: DeviceDescription { openCLDevice.summary }

@@ -1,0 +1,160 @@
+import ArgumentParser
+import ExperimentStore
+import Foundation
+import SoftmaxCore
+import SoftmaxCPU
+import SoftmaxOpenCL
+
+/// `softmax-lab tune`: per device and shape class, every candidate parameter set of the fused
+/// loss+gradient checked against the float64 oracle, timed, and the fastest right one chosen; all
+/// of it kept in the store's `tuning` table, which later runs on that device read.
+struct TuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune",
+        abstract: "Measure kernel parameters per device and shape class; later runs use the winners.")
+
+    enum Op: String, ExpressibleByArgument, CaseIterable { case xent }
+
+    @Option(help: "The operation to tune: xent (the fused loss+gradient; with --softcap/--z-loss its op is xent+softcap, xent+z).")
+    var op: Op = .xent
+
+    @Option(help: "Comma-separated NxC shapes to measure, each standing for its shape class (C<=64, C<=4096, C<=65536, C>65536). Default: --shape-classes.")
+    var shapes: String?
+
+    @Flag(help: "Measure every shape class at its representative shape: 65536x10, 4096x1000, 1024x32000, 256x128000 (the default).")
+    var shapeClasses = false
+
+    @Option(help: "Storage of the logits and gradient: f32, f16 or bf16.")
+    var dtype: ElementType = .f32
+
+    @Option(help: "Wall time for the whole tune, shared by every device and shape: 90s, 2m, 1h.")
+    var budget = "2m"
+
+    @Option(help: "Timed repetitions per candidate.")
+    var `repeat` = 10
+
+    @Option(help: "Untimed repetitions before timing.")
+    var warmup = 2
+
+    @Option(help: "Seed of the random data and of the sampled candidates.")
+    var seed: UInt64 = 0
+
+    @OptionGroup var extended: ExtendedLossOptions
+    @OptionGroup var backend: BackendOptions
+    @OptionGroup var store: StoreOptions
+
+    @Flag(help: "Print results as JSON.")
+    var json = false
+
+    struct Config: Encodable {
+        var op: String, shapes: String, dtype: String, budget: String, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
+        var softcap: Float?, zLoss: Float
+    }
+
+    /// One device and shape as tuned.
+    struct Result: Encodable {
+        var backend: String, device: String, shapeClass: String, shape: String, op: String, dtype: String
+        var measured: Int, spaceSize: Int
+        var defaultMs: Double?, chosenMs: Double?, chosen: String?
+        var candidates: [TunedCandidate]
+    }
+
+    var opName: String { op.rawValue + extended.opSuffix }
+
+    func validate() throws {
+        _ = try parsedShapes()
+        _ = try budgetSeconds()
+        guard `repeat` >= 1, `repeat` <= 100_000 else { throw ValidationError("--repeat must be in 1…100000, got \(`repeat`)") }
+        guard warmup >= 0, warmup <= 100_000 else { throw ValidationError("--warmup must be in 0…100000, got \(warmup)") }
+        if shapes != nil && shapeClasses { throw ValidationError("--shapes and --shape-classes both choose the shapes; give one") }
+    }
+
+    func parsedShapes() throws -> [Shape] {
+        guard let shapes else { return ShapeClass.all.map(\.representative) }
+        do { return try ShapeList.parse(shapes) } catch let error as InputError { throw ValidationError(error.description) }
+    }
+
+    /// "90s", "2m", "1h" or a number of seconds.
+    func budgetSeconds() throws -> Double {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        let unit = budget.last.flatMap { units[$0] }
+        let number = unit == nil ? budget : String(budget.dropLast())
+        guard let value = Double(number), value.isFinite, value > 0 else {
+            throw ValidationError("--budget must be a duration like 90s, 2m or 1h, got '\(budget)'")
+        }
+        return value * (unit ?? 1)
+    }
+
+    func run() throws {
+        let computes = try backend.makeAll()
+        let shapes = try parsedShapes()
+        let options = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
+        let s = try store.open()
+        let recorder = try RunRecorder(
+            store: s, kind: .tune, name: nil, device: computes[0].device,
+            config: Config(op: opName, shapes: shapes.map(\.description).joined(separator: ","), dtype: dtype.rawValue, budget: budget,
+                           repeat: `repeat`, warmup: warmup, seed: seed,
+                           backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
+                           softcap: extended.softcap, zLoss: extended.zLoss),
+            seed: seed)
+        let clock = ContinuousClock()
+        let end = clock.now + .milliseconds(Int(try budgetSeconds() * 1000))
+        var results: [Result] = []
+        do {
+            let tasks = computes.flatMap { c in shapes.map { (c, $0) } }
+            for (k, (compute, shape)) in tasks.enumerated() {
+                // What is left is shared equally by the devices and shapes still to come.
+                let left = end - clock.now
+                let deadline = clock.now + left / (tasks.count - k)
+                let xent = XentCase(shape, elementType: dtype, options: options, seed: seed)
+                guard let result = try tune(compute, xent, until: deadline, recorder: recorder) else {
+                    throw InputError("--backend \(compute.name) has no tunable parameters")
+                }
+                results.append(result)
+            }
+            try recorder.finish()
+        } catch {
+            recorder.fail(error)
+            throw error
+        }
+        if json { return Console.current.line(try JSONOutput.string(results)) }
+        Console.current.line(Table.render(
+            header: ["backend", "device", "class", "shape", "measured", "defaults ms", "chosen ms", "speed-up", "chosen parameters"],
+            rows: results.map { r in
+                [r.backend, r.device, r.shapeClass, r.shape, "\(r.measured)/\(r.spaceSize)", r.defaultMs.map(formatted) ?? "-",
+                 r.chosenMs.map(formatted) ?? "-",
+                 r.defaultMs.flatMap { d in r.chosenMs.map { String(format: "%.2fx", d / $0) } } ?? "-", r.chosen ?? "none (no candidate was right)"]
+            }))
+        Console.current.line("run \(recorder.runID) recorded in \(store.path) (table tuning); bench, loss, train and gradcheck on these devices now use the chosen parameters for each shape class (--no-tuning to ignore them)")
+    }
+
+    private func tune(_ compute: any ComputeBackend, _ xent: XentCase, until deadline: ContinuousClock.Instant,
+                      recorder: RunRecorder) throws -> Result? {
+        guard let tunable = compute as? any TunableBackend else { return nil }
+        return try tuneOpened(tunable, xent, until: deadline, recorder: recorder)
+    }
+
+    private func tuneOpened<B: TunableBackend>(_ base: B, _ xent: XentCase, until deadline: ContinuousClock.Instant,
+                                         recorder: RunRecorder) throws -> Result {
+        let shapeClass = ShapeClass.of(xent.shape)
+        let device = RunRecorder.record(base.device)
+        for stale in try TuningLookup.staleChoices(in: recorder.store, for: base, op: opName, shapeClass: shapeClass, dtype: dtype) {
+            Console.current.note("tune: \(stale); measuring again")
+        }
+        let label = "tune: \(base.name) \(base.deviceName) \(shapeClass) \(xent.shape)"
+        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed)
+        if Console.current.showsProgress { tuner.progress = { Console.current.note("\(label): \($0)") } }
+        let outcome = tuner.run(until: deadline)
+        let deviceID = try recorder.store.register(device: device)
+        try recorder.store.record(tuning: outcome.candidates.map { c in
+            TuningRecord(runId: recorder.runID, deviceId: deviceID, kernelHash: base.kernelHash, toolVersion: SoftmaxLab.configuration.version,
+                         op: opName, shapeClass: shapeClass.name, shape: xent.shape.description, dtype: dtype.rawValue,
+                         parameters: c.parameters, isDefault: c.isDefault, checkResult: c.check, samples: c.timing?.milliseconds.count ?? 0,
+                         medianMs: c.timing?.median, p90Ms: c.timing?.p90, chosen: c.chosen)
+        })
+        return Result(backend: base.name, device: base.deviceName, shapeClass: shapeClass.name, shape: xent.shape.description, op: opName,
+                      dtype: dtype.rawValue, measured: outcome.candidates.count, spaceSize: outcome.spaceSize,
+                      defaultMs: outcome.defaults?.timing?.median, chosenMs: outcome.chosen?.timing?.median,
+                      chosen: outcome.chosen?.parameters, candidates: outcome.candidates)
+    }
+}
