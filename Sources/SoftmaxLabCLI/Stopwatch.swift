@@ -1,11 +1,13 @@
 /// Wall-clock samples of an operation, warm-up excluded.
-struct TimingSamples: Encodable {
-    var milliseconds: [Double]
+public struct TimingSamples: Encodable, Sendable {
+    public var milliseconds: [Double]
+
+    public init(milliseconds: [Double]) { self.milliseconds = milliseconds }
 
     var sorted: [Double] { milliseconds.sorted() }
     var min: Double { sorted.first ?? .nan }
     var max: Double { sorted.last ?? .nan }
-    var median: Double { percentile(0.5) }
+    public var median: Double { percentile(0.5) }
     var p90: Double { percentile(0.9) }
 
     func percentile(_ q: Double) -> Double {
@@ -17,7 +19,7 @@ struct TimingSamples: Encodable {
     }
 
     enum CodingKeys: String, CodingKey { case min, median, p90, max }
-    func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(min, forKey: .min)
         try c.encode(median, forKey: .median)

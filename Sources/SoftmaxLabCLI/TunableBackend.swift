@@ -6,7 +6,7 @@ import SoftmaxOpenCL
 
 /// A backend whose fused cross-entropy has parameters `tune` can vary: the same device with other
 /// parameters, the candidates for a shape, and what makes a measurement stale.
-protocol TunableBackend: ComputeBackend {
+public protocol TunableBackend: ComputeBackend {
     associatedtype Parameters: Codable & Equatable
     var parameters: Parameters { get }
     /// The same device with `parameters`.
@@ -19,17 +19,17 @@ protocol TunableBackend: ComputeBackend {
 
 extension TunableBackend {
     /// `parameters` as JSON, keys sorted: how the store keeps them.
-    var parametersJSON: String { TuningJSON.encode(parameters) }
+    public var parametersJSON: String { TuningJSON.encode(parameters) }
 
     /// The same device with parameters given as JSON (as `parametersJSON` writes them).
-    func with(json: String) throws -> Self {
+    public func with(json: String) throws -> Self {
         guard let p = try? JSONDecoder().decode(Parameters.self, from: Data(json.utf8)) else {
             throw InputError("the stored tuning parameters \(json) do not fit this \(name) backend; run `softmax-lab tune` again or pass --no-tuning")
         }
         return try with(parameters: p)
     }
 
-    func candidatesJSON(for shape: Shape, elementType: ElementType) -> [String] {
+    public func candidatesJSON(for shape: Shape, elementType: ElementType) -> [String] {
         candidates(for: shape, elementType: elementType).map(TuningJSON.encode)
     }
 }
@@ -49,14 +49,14 @@ enum TuningJSON {
 }
 
 extension SwiftBackend: TunableBackend {
-    func with(parameters: SwiftParameters) throws -> SwiftBackend { SwiftBackend(parameters: parameters) }
+    public func with(parameters: SwiftParameters) throws -> SwiftBackend { SwiftBackend(parameters: parameters) }
 
-    func candidates(for shape: Shape, elementType: ElementType) -> [SwiftParameters] {
+    public func candidates(for shape: Shape, elementType: ElementType) -> [SwiftParameters] {
         SwiftParameters.candidates(rows: shape.rows, classes: shape.cols, elementType: elementType)
     }
 
     /// The Swift kernels are compiled into this executable: its bytes are their source.
-    var kernelHash: String { Self.executableHash }
+    public var kernelHash: String { Self.executableHash }
 
     static let executableHash: String = {
         guard let bytes = FileManager.default.contents(atPath: "/proc/self/exe") ?? CommandLine.arguments.first.flatMap(FileManager.default.contents(atPath:)) else {
@@ -67,13 +67,13 @@ extension SwiftBackend: TunableBackend {
 }
 
 extension OpenCLBackend: TunableBackend {
-    func candidates(for shape: Shape, elementType: ElementType) -> [KernelParameters] {
+    public func candidates(for shape: Shape, elementType: ElementType) -> [KernelParameters] {
         var all = KernelParameters.candidates(for: openCLDevice, classes: shape.cols)
         if let i = all.firstIndex(of: parameters), i > 0 { all.insert(all.remove(at: i), at: 0) }
         return all
     }
 
-    var kernelHash: String { kernelSourceHash }
+    public var kernelHash: String { kernelSourceHash }
 
     /// The hash of the kernels a backend builds by default, without building them.
     static let defaultKernelHash = ContentHash.hex(KernelSources.all)

@@ -1,15 +1,15 @@
 import SoftmaxCore
 
 /// One candidate as `tune` measured it.
-struct TunedCandidate: Encodable {
-    var parameters: String
-    var isDefault: Bool
+public struct TunedCandidate: Encodable, Sendable {
+    public var parameters: String
+    public var isDefault: Bool
     /// "ok", or what was wrong (a wrong or failing candidate is never chosen).
-    var check: String
-    var timing: TimingSamples?
+    public var check: String
+    public var timing: TimingSamples?
     /// What measuring it cost: building, uploading, checking, timing.
-    var seconds: Double
-    var chosen = false
+    public var seconds: Double
+    public var chosen = false
 }
 
 /// The search over one backend's candidates for one case, within a deadline. Every candidate is
@@ -17,26 +17,36 @@ struct TunedCandidate: Encodable {
 /// it is searched in full; otherwise the defaults first, then the untried neighbours (one field
 /// different) of the fastest so far, then a seeded random candidate, until the time is spent. The
 /// fastest right candidate wins only if it still beats the defaults when both are timed again.
-struct Tuner<B: TunableBackend> {
+public struct Tuner<B: TunableBackend> {
     let base: B
     let xent: XentCase
     let warmup: Int
     let repeats: Int
     let seed: UInt64
+    /// The candidates as JSON, the defaults first: the backend's own for the case unless given.
+    let space: [String]
     /// Called after each candidate with "k/n candidates, fastest … ms".
     var progress: (String) -> Void = { _ in }
 
-    struct Outcome {
-        var candidates: [TunedCandidate]
-        /// How many candidates the space has (measured ones are `candidates`).
-        var spaceSize: Int
-        var chosen: TunedCandidate? { candidates.first { $0.chosen } }
-        var defaults: TunedCandidate? { candidates.first { $0.isDefault } }
+    public init(base: B, xent: XentCase, warmup: Int, repeats: Int, seed: UInt64, space: [String]? = nil) {
+        self.base = base
+        self.xent = xent
+        self.warmup = warmup
+        self.repeats = repeats
+        self.seed = seed
+        self.space = space ?? base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
     }
 
-    func run(until deadline: ContinuousClock.Instant) -> Outcome {
+    public struct Outcome: Sendable {
+        public var candidates: [TunedCandidate]
+        /// How many candidates the space has (measured ones are `candidates`).
+        public var spaceSize: Int
+        public var chosen: TunedCandidate? { candidates.first { $0.chosen } }
+        public var defaults: TunedCandidate? { candidates.first { $0.isDefault } }
+    }
+
+    public func run(until deadline: ContinuousClock.Instant) -> Outcome {
         let clock = ContinuousClock()
-        let space = base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
         let fields = space.map(TuningJSON.fields)
         var rng = SeededGenerator(seed: seed)
         var measured: [(index: Int, candidate: TunedCandidate)] = []

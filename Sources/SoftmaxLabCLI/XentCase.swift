@@ -4,16 +4,16 @@ import SoftmaxReference
 /// The fused loss+gradient's measured case, made once on the host: seeded logits (rounded to the
 /// storage type, so the oracle sees what the buffer holds), labels, and the float64 oracle's
 /// gradient of sampled rows. `bench` checks one backend with it; `tune` checks every candidate.
-struct XentCase {
-    let shape: Shape
-    let elementType: ElementType
-    let options: CrossEntropyOptions
+public struct XentCase: Sendable {
+    public let shape: Shape
+    public let elementType: ElementType
+    public let options: CrossEntropyOptions
     let logits: Matrix
     let labels: [Int32]
     /// Rows checked (first, last, a few in between) and the oracle's gradient of each, ×N.
     private let expected: [(row: Int, gradient: [Double])]
 
-    init(_ shape: Shape, elementType: ElementType, options: CrossEntropyOptions, seed: UInt64) {
+    public init(_ shape: Shape, elementType: ElementType, options: CrossEntropyOptions, seed: UInt64) {
         let n = shape.rows, c = shape.cols
         var rng = SeededGenerator(seed: seed ^ UInt64(n * 1_000_003 + c))
         self.shape = shape

@@ -89,6 +89,48 @@ func endedProcessID() throws -> Int32 {
         #expect(error?.description.contains("was written by a newer softmax-lab") == true, "\(String(describing: error))")
     }
 
+    /// A store of the previous schema (v2: no tuning table, runs.kind without 'tune') is upgraded
+    /// in place: every row kept, the constraint loosened by exactly 'tune', the file intact.
+    @Test func aVersion2StoreIsUpgradedInPlaceKeepingEveryRow() throws {
+        let t = try TemporaryStore()
+        do {
+            let store = try ExperimentStore(path: t.path)
+            let id = try store.beginRun(sampleRun(), params: ["lr": "0.1"])
+            try store.record(metrics: (0..<50).map { MetricRecord(runId: id, key: "train_loss", step: $0, epoch: 1, value: Double($0)) })
+            try store.finishRun(id, status: .finished)
+        }
+        // Back to v2 as that version wrote it.
+        let queue = try DatabaseQueue(path: t.path)
+        try queue.writeWithoutTransaction { db in
+            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version")!
+            try db.execute(sql: "DROP TABLE tuning")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-tuning'")
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: "UPDATE sqlite_master SET sql = replace(sql, ', ''tune''', '') WHERE name = 'runs'")
+            try db.execute(sql: "PRAGMA schema_version = \(version + 2)")
+            try db.execute(sql: "PRAGMA writable_schema = OFF")
+        }
+        try queue.close()
+        let v2 = try DatabaseQueue(path: t.path)
+        let runsSQL = try v2.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'runs'")! }
+        #expect(runsSQL.contains("CHECK (kind IN ('train', 'bench', 'gradcheck'))"))
+        #expect(throws: DatabaseError.self) { try v2.write { try $0.execute(sql: "UPDATE runs SET kind = 'tune'") } }
+        try v2.close()
+
+        let store = try ExperimentStore(path: t.path)
+        #expect(try store.query("SELECT sql FROM sqlite_master WHERE name = 'runs'").first?["sql"] == runsSQL.replacingOccurrences(of: "'gradcheck')", with: "'gradcheck', 'tune')"))
+        #expect(try store.query("PRAGMA integrity_check").first?["integrity_check"] == "ok")
+        #expect(try store.query("SELECT COUNT(*) AS n FROM metrics").first?["n"] == "50")
+        #expect(try store.query("SELECT key, value FROM params").map { "\($0["key"]!)=\($0["value"]!)" } == ["lr=0.1"])
+        #expect(try store.query("SELECT COUNT(*) AS n FROM tuning").first?["n"] == "0")
+        var tune = sampleRun()
+        tune.kind = .tune
+        let id = try store.beginRun(tune, params: [:])
+        #expect(try store.run(id)?.kind == .tune)
+        let bad = try DatabaseQueue(path: t.path)
+        #expect(throws: DatabaseError.self) { try bad.write { try $0.execute(sql: "UPDATE runs SET kind = 'other'") } }
+    }
+
     @Test func aFileThatIsNotSQLiteIsRefusedAndLeftUntouched() throws {
         let t = try TemporaryStore()
         let contents = Data(String(repeating: "these are my notes, not a database\n", count: 200).utf8)

@@ -80,6 +80,24 @@ struct HubTests {
         #expect(try hubCounts(hub) == ["10|2700|18|2|2"], "pushing again added rows")
     }
 
+    /// A tune run's candidates travel with it, their device mapped by identity, both ways; and a
+    /// hub tuning row changed in psql is a conflict.
+    @Test func tuningRowsArePushedAndPulledWithTheirRun() throws {
+        let hub = try TestHub()
+        let t = try TemporaryStore()
+        let a = try makeHostStore(t.folder.appendingPathComponent("a.sqlite").path, host: "laptop", runs: 1, metrics: 5)
+        try addTuneRun(a, host: "laptop")
+        #expect(try a.push(to: hub.address).copied.count == 3)
+        #expect(try hub.psql("SELECT d.name, t.parameters, t.chosen FROM tuning t JOIN devices d ON d.id = t.device_id JOIN runs r ON r.id = t.run_id WHERE r.kind = 'tune' ORDER BY t.id")
+                == [#"tuned-gpu|{"vectorWidth":4}|0"#, #"tuned-gpu|{"vectorWidth":8}|1"#, #"tuned-gpu|{"vectorWidth":16}|0"#])
+        let pulledPath = t.folder.appendingPathComponent("pulled.sqlite").path
+        #expect(try ExperimentStore(path: pulledPath).pull(from: hub.address).copied.count == 3)
+        #expect(try storeDump(pulledPath) == storeDump(a.path))
+        try hub.psql("UPDATE tuning SET chosen = 0")
+        let report = try a.push(to: hub.address)
+        #expect(report.conflicts.map(\.differences) == [["tuning"]])
+    }
+
     @Test func pullFiltersByKindDeviceAndDate() throws {
         let hub = try TestHub()
         let t = try TemporaryStore()

@@ -19,6 +19,8 @@ func storeDump(_ path: String) throws -> [String: String] {
                 .map { r in "m " + (0..<5).map { "\(r[$0] as DatabaseValue)" }.joined(separator: ",") }
             lines += try Row.fetchAll(db, sql: "SELECT x.op, x.shape, x.median_ms, x.check_result, \(device) FROM timings x WHERE run_id = ? ORDER BY id", arguments: [id])
                 .map { r in "t " + (0..<5).map { "\(r[$0] as DatabaseValue)" }.joined(separator: ",") }
+            lines += try Row.fetchAll(db, sql: "SELECT x.op, x.shape_class, x.shape, x.dtype, x.parameters, x.is_default, x.check_result, x.median_ms, x.chosen, x.kernel_hash, \(device) FROM tuning x WHERE run_id = ? ORDER BY id", arguments: [id])
+                .map { r in "u " + (0..<11).map { "\(r[$0] as DatabaseValue)" }.joined(separator: ",") }
             dump[run["uuid"]] = lines.joined(separator: "\n")
         }
         return dump
@@ -51,6 +53,26 @@ func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws
     ])
     try store.finishRun(id, status: .finished)
     return store
+}
+
+/// A finished tune run with three candidates on a device only its tuning rows name.
+@discardableResult
+func addTuneRun(_ store: ExperimentStore, host: String) throws -> Int64 {
+    let device = try store.register(device: DeviceRecord(backend: "opencl", platform: "PoCL", name: "tuned-gpu", driverVersion: "7", type: "GPU", host: host))
+    var run = sampleRun(pid: nil, host: host)
+    run.kind = .tune
+    let id = try store.beginRun(run, params: ["budget": "2m"])
+    var rows: [TuningRecord] = []
+    for k in 0..<3 {
+        let median: Double? = k == 0 ? nil : Double(5 - k)
+        rows.append(TuningRecord(runId: id, deviceId: device, kernelHash: "abc", toolVersion: "test", op: "xent", shapeClass: "C<=4096",
+                                 shape: "4096x1000", dtype: "f32", parameters: "{\"vectorWidth\":\(4 << k)}", isDefault: k == 2,
+                                 checkResult: k == 0 ? "wrong: row 0" : "ok", samples: k == 0 ? 0 : 10, medianMs: median, p90Ms: nil,
+                                 chosen: k == 1))
+    }
+    try store.record(tuning: rows)
+    try store.finishRun(id, status: .finished)
+    return id
 }
 
 @Suite struct StoreMergeTests {
@@ -136,6 +158,7 @@ func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws
         let running = try a.beginRun(sampleRun(), params: ["epochs": "9"])
         try a.record(metrics: [MetricRecord(runId: running, key: "train_loss", step: 1, epoch: 1, value: 1)])
         _ = try a.register(device: DeviceRecord(backend: "opencl", platform: "PoCL", name: "unused", driverVersion: "1", type: "CPU", host: "laptop"))
+        try addTuneRun(a, host: "laptop")
 
         let rowByRow = try ExperimentStore(path: t.folder.appendingPathComponent("rows.sqlite").path)
         let expected = try [a, b].map { try rowByRow.merge(from: $0) }
@@ -150,7 +173,8 @@ func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws
         #expect(reports[0].skipped.first?.reason.contains("still running") == true)
         #expect(reports.map(\.target) == [newPath, newPath])
         let merged = try ExperimentStore(path: newPath, mode: .existingOnly)
-        #expect(try merged.query("SELECT name FROM devices ORDER BY name").map { $0["name"]! } == ["cpu of ci", "cpu of laptop", "shared-gpu"])
+        #expect(try merged.query("SELECT name FROM devices ORDER BY name").map { $0["name"]! } == ["cpu of ci", "cpu of laptop", "shared-gpu", "tuned-gpu"])
+        #expect(try merged.query("SELECT COUNT(*) AS n FROM tuning").first?["n"] == "3")
         #expect(try merged.query("PRAGMA foreign_key_check").isEmpty)
         #expect(try merged.query("PRAGMA journal_mode").first?["journal_mode"] == "wal")
         let files = try FileManager.default.contentsOfDirectory(atPath: t.folder.path).filter { $0.contains("merging") }
@@ -159,7 +183,7 @@ func makeHostStore(_ path: String, host: String, runs: Int, metrics: Int) throws
         // Merging again into the file, which now exists, goes row by row and adds nothing.
         let again = try ExperimentStore.merge([a, b], into: newPath)
         #expect(again.map(\.copied.count) == [0, 0])
-        #expect(again.map(\.alreadyPresent) == [4, 3])
+        #expect(again.map(\.alreadyPresent) == [5, 3])
         // The running run's source writes on: once it ends it is copied, as by any merge.
         try a.finishRun(running, status: .finished)
         #expect(try ExperimentStore.merge([a], into: newPath).first?.copied.map(\.metricRows) == [1])
