@@ -12,7 +12,7 @@ struct RunsCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The latest runs, one line each (the run_summary view).")
-        @Option(help: "train | bench | gradcheck") var kind: RunRecord.Kind?
+        @Option(help: "train | bench | gradcheck | tune") var kind: RunRecord.Kind?
         @Option(help: "How many runs.") var limit = 20
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print as JSON.") var json = false

@@ -82,6 +82,7 @@ struct HubProcessTests {
         }
         #expect(CommandRunner.run(["bench", "--db", db, "--shapes", "64x10", "--features", "8", "--repeat", "2"]).exitCode == 0)
         #expect(CommandRunner.run(["bench", "--db", db, "--op", "linear-xent", "--backend", "swift", "--shapes", "16x8x100", "--repeat", "2"]).exitCode == 0)
+        #expect(CommandRunner.run(["tune", "--db", db, "--backend", "swift", "--shapes", "64x10", "--repeat", "2", "--warmup", "0"]).exitCode == 0)
         let push = CommandRunner.run(["runs", "push", "--to", hub.url, "--db", db])
         #expect(push.exitCode == 0, "\(push.standardError)")
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)

@@ -140,6 +140,7 @@ import TestSupport
         #expect(try train(["--dataset", "digits", "--db", db, "--epochs", "5", "--lr", "0.2"]).0.exitCode == 0)
         #expect(CommandRunner.run(["bench", "--db", db, "--shapes", "64x10", "--features", "8", "--repeat", "2"]).exitCode == 0)
         #expect(CommandRunner.run(["bench", "--db", db, "--op", "linear-xent", "--backend", "swift", "--shapes", "16x8x100", "--repeat", "2"]).exitCode == 0)
+        #expect(CommandRunner.run(["tune", "--db", db, "--backend", "swift", "--shapes", "64x10", "--repeat", "2", "--warmup", "0"]).exitCode == 0)
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let queries = readme.split(separator: "\n").compactMap { line -> String? in
             guard let range = line.range(of: "sqlite3 softmax-lab.sqlite \"") else { return nil }
