@@ -82,8 +82,6 @@
 
 // VW-wide forms of the same (the row variant): VLOAD_LOGIT(p, j) reads p[j..j+VW), VSTORE_GRAD
 // writes g[j..j+VW).
-#define VLOAD_HALF_(n) vload_half##n
-#define VLOAD_HALF(n) VLOAD_HALF_(n)
 #define VSTORE_HALF_(n) vstore_half##n##_rte
 #define VSTORE_HALF(n) VSTORE_HALF_(n)
 #define VLOADN_(n) vload##n
@@ -101,7 +99,9 @@
 #define AS_UINTN_(n) as_uint##n
 #define AS_UINTN(n) AS_UINTN_(n)
 #if XENT_LOGIT == 1
-#define VLOAD_LOGIT(p, j) VLOAD_HALF(VW)(0, (p) + (j))
+// Not vload_halfN: PoCL 3.1 compiles it to aligned vector loads, and a row of odd length starts off
+// the vector's alignment (a crash at C = 300). vloadN of the bits takes any 2-byte address.
+#define VLOAD_LOGIT(p, j) half_bits_to_float(CONVERT_UINTN(VW)(VLOADN(VW)(0, (__global const ushort*)(p) + (j))))
 #elif XENT_LOGIT == 2
 #define VLOAD_LOGIT(p, j) AS_FLOATN(VW)(CONVERT_UINTN(VW)(VLOADN(VW)(0, (p) + (j))) << 16)
 #else
@@ -128,6 +128,21 @@
 #define VLOAD vload4
 #define VSTORE vstore4
 #endif
+
+#define UVTYPE UINTN(VW)
+#define CONVERT_FLOATN_(n) convert_float##n
+#define CONVERT_FLOATN(n) CONVERT_FLOATN_(n)
+
+// float16 bits (the low half of each lane) to float32, exactly: a normal's exponent rebiased, a
+// subnormal as its integer times 2^-24 (so float32 subnormals are never needed), infinities and
+// NaNs kept.
+inline VTYPE half_bits_to_float(UVTYPE h) {
+    const UVTYPE em = h & 0x7FFFu;
+    UVTYPE bits = (em << 13) + (UVTYPE)((127u - 15u) << 23);
+    bits = select(bits, AS_UINTN(VW)(CONVERT_FLOATN(VW)(em) * 0x1p-24f), em < (UVTYPE)(0x400u));
+    bits = select(bits, (UVTYPE)(0x7F800000u) | ((em & 0x3FFu) << 13), em >= (UVTYPE)(0x7C00u));
+    return AS_FLOATN(VW)(bits | ((h & 0x8000u) << 16));
+}
 
 inline float hsum(VTYPE v) {
 #if VW == 16

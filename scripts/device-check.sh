@@ -5,7 +5,8 @@
 #                                   # softmax-lab (stripped), and libOpenCL.so.1 into .device/
 #   scripts/device-check.sh run     # there (the GPU machine), from the repository root: the kernel
 #                                   # check and timing of softmax-lab-device, then devices, gradcheck,
-#                                   # loss against the Swift backend, training and bench with softmax-lab
+#                                   # loss against the Swift backend, training, a bounded tune and
+#                                   # bench (taking the tune's choices) with softmax-lab
 #
 # The GPU machine may lack the ICD loader (libOpenCL.so.1): the one built here travels in .device/
 # and is used through SOFTMAXLAB_OPENCL_LIBRARY. If no vendor .icd file is installed there, one
@@ -78,6 +79,9 @@ print(f'loss swift {a:.7g} opencl {b:.7g} rel diff {abs(a-b)/abs(a):.2e}; gradie
 " | tee "$out/loss-compare.txt"
     fi
     "$bin" train --dataset digits --backend opencl --db "$db" 2>&1 | tee "$out/train.txt"
+    # A bounded tune of the GPU (2 minutes of search; a hang is cut at 4), recorded in the same store, so
+    # that the bench below takes its choices and says so; the store comes back with $OUT.
+    timeout 240 "$bin" tune --backend opencl --op xent --budget 2m --db "$db" 2>&1 | tee "$out/tune.txt" || true
     "$bin" bench --backend all --op xent --shapes 1024x32000,8192x128000,4096x1000,65536x10 --repeat 20 --db "$db" 2>&1 | tee "$out/bench.txt"
     ;;
 *)
