@@ -79,6 +79,41 @@ import TestSupport
         return failures
     }
 
+    /// float16 logits are widened exactly, subnormals included (OpenCL reads them as bits and
+    /// widens them itself): in rows of 37 (two 16-wide vectors and a tail) filled with −65504, each
+    /// pair of neighbours from an ascending list of float16 values is placed both ways round, in a
+    /// vector's lanes, and the predicted class must be the larger one's (a subnormal flushed to 0,
+    /// or any value widened wrong, ties or reverses a pair).
+    @Test(arguments: TestBackends.bothVariantsOnce)
+    func float16LogitsAreWidenedExactly(_ backendCase: BackendCase) throws {
+        let wrong = try Self.widenedWrong(try backendCase.make())
+        #expect(wrong.isEmpty, Comment(rawValue: "\(backendCase): " + wrong.prefix(6).joined(separator: "; ")))
+    }
+
+    static func widenedWrong(_ backend: some ComputeBackend) throws -> [String] {
+        let tiny = Float(Float16.leastNonzeroMagnitude), normal = Float(Float16.leastNormalMagnitude)
+        let ascending: [Float] = [-normal, -1023 * tiny, -tiny, 0, tiny, 2 * tiny, 3 * tiny, 512 * tiny, 1023 * tiny, normal,
+                                  1, 65504]
+        let (c, low, high) = (37, 3, 20)
+        var rows: [[Float]] = [], want: [Int32] = []
+        for (a, b) in zip(ascending, ascending.dropFirst()) {
+            for (x, y, larger) in [(a, b, high), (b, a, low)] {
+                var row = [Float](repeating: -65504, count: c)
+                row[low] = x
+                row[high] = y
+                rows.append(row)
+                want.append(Int32(larger))
+            }
+        }
+        let f = try backend.makeBuffer(rows: rows.count, cols: c, elementType: .f16)
+        try backend.upload(Matrix(rows: rows.count, cols: c, storage: rows.flatMap { $0 }), to: f)
+        let predictions = try backend.makeIndexBuffer([Int32](repeating: 0, count: rows.count))
+        _ = try backend.crossEntropy(logits: f, targets: .classIndices(try backend.makeIndexBuffer(want)), options: .init(),
+                                     outputs: CrossEntropyOutputs(predictions: predictions))
+        let got = try backend.download(indices: predictions)
+        return got.indices.filter { got[$0] != want[$0] }.map { "row \($0) (\(rows[$0][low]), \(rows[$0][high])): predicted \(got[$0]), want \(want[$0])" }
+    }
+
     /// A float32 gradient from 16-bit logits (`--grad-dtype f32`): float32 accuracy on the 16-bit inputs.
     @Test(arguments: TestBackends.bothVariantsOnce, [ElementType.f16, .bf16])
     func float32GradientFromSixteenBitLogits(_ backendCase: BackendCase, _ type: ElementType) throws {
