@@ -36,6 +36,10 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Untimed repetitions before timing.")
     var warmup = 2
 
+    /// A call of a millisecond sampled ten times is 10 ms of a noisy machine's time: short calls
+    /// are sampled for at least this long (up to 100 × --repeat calls).
+    var minimumSampleSeconds: Double { 0.25 }
+
     @Option(help: "Seed of the random data and of the sampled candidates.")
     var seed: UInt64 = 0
 
@@ -142,7 +146,7 @@ struct TuneCommand: ParsableCommand {
             Console.current.note("tune: \(stale); measuring again")
         }
         let label = "tune: \(base.name) \(base.deviceName) \(shapeClass) \(xent.shape)"
-        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed)
+        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed, minimumSampleSeconds: minimumSampleSeconds)
         if Console.current.showsProgress { tuner.progress = { Console.current.note("\(label): \($0)") } }
         let outcome = tuner.run(until: deadline)
         let deviceID = try recorder.store.register(device: device)

@@ -15,8 +15,10 @@ public struct TunedCandidate: Encodable, Sendable {
 /// The search over one backend's candidates for one case, within a deadline. Every candidate is
 /// checked against the float64 oracle before it is timed. When the whole space fits the time left
 /// it is searched in full; otherwise the defaults first, then the untried neighbours (one field
-/// different) of the fastest so far, then a seeded random candidate, until the time is spent. The
-/// fastest right candidate wins only if it still beats the defaults when both are timed again.
+/// different) of the fastest so far, then a seeded random candidate, until the time is spent (less
+/// what the final rounds will take). Then the defaults and the three fastest others are timed again
+/// in turn, three rounds, and the fastest over all its samples is chosen if it beats the defaults
+/// by 1%, else the defaults: a noisy machine's lucky sample or slow spell does not decide.
 public struct Tuner<B: TunableBackend> {
     let base: B
     let xent: XentCase
@@ -25,16 +27,35 @@ public struct Tuner<B: TunableBackend> {
     let seed: UInt64
     /// The candidates as JSON, the defaults first: the backend's own for the case unless given.
     let space: [String]
+    /// Sampling goes on past `repeats` until this much time has been sampled (0: `repeats` only).
+    let minimumSampleSeconds: Double
     /// Called after each candidate with "k/n candidates, fastest … ms".
     var progress: (String) -> Void = { _ in }
 
-    public init(base: B, xent: XentCase, warmup: Int, repeats: Int, seed: UInt64, space: [String]? = nil) {
+    /// Finalists besides the defaults, rounds of re-timing, and how much faster than the defaults
+    /// a finalist must be to replace them.
+    static var challengers: Int { 3 }
+    static var finalRounds: Int { 3 }
+    static var margin: Double { 0.01 }
+
+    public init(base: B, xent: XentCase, warmup: Int, repeats: Int, seed: UInt64, space: [String]? = nil, minimumSampleSeconds: Double = 0) {
         self.base = base
         self.xent = xent
         self.warmup = warmup
         self.repeats = repeats
         self.seed = seed
         self.space = space ?? base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
+        self.minimumSampleSeconds = minimumSampleSeconds
+    }
+
+    /// A candidate during the search: its buffers while it may still be a finalist, and how many
+    /// samples (and seconds of them) its first timing took, which each final round repeats.
+    struct Measured {
+        var index: Int
+        var candidate: TunedCandidate
+        var prepared: XentCase.Prepared<B>? = nil
+        var samplesPerRound = 0
+        var sampleSeconds = 0.0
     }
 
     public struct Outcome: Sendable {
@@ -49,52 +70,76 @@ public struct Tuner<B: TunableBackend> {
         let clock = ContinuousClock()
         let fields = space.map(TuningJSON.fields)
         var rng = SeededGenerator(seed: seed)
-        var measured: [(index: Int, candidate: TunedCandidate)] = []
+        var measured: [Measured] = []
 
-        func fastest() -> Int? {
-            measured.filter { $0.candidate.timing != nil }.min { $0.candidate.timing!.median < $1.candidate.timing!.median }?.index
+        func ranked() -> [Int] {
+            measured.indices.filter { measured[$0].candidate.timing != nil }
+                .sorted { measured[$0].candidate.timing!.median < measured[$1].candidate.timing!.median }
         }
+        // The defaults and the fastest others keep their buffers for the final rounds.
+        func finalists() -> [Int] {
+            let others = ranked().filter { !measured[$0].candidate.isDefault }.prefix(Self.challengers)
+            return measured.indices.filter { measured[$0].candidate.isDefault && measured[$0].prepared != nil } + others
+        }
+        // What the final rounds will cost: each finalist sampled again, `finalRounds` times.
+        func reserve() -> Double { Double(Self.finalRounds) * finalists().map { measured[$0].sampleSeconds }.reduce(0, +) }
         func untried() -> [Int] { space.indices.filter { i in !measured.contains { $0.index == i } } }
         func next() -> Int? {
             let left = untried()
             guard let first = left.first else { return nil }
             let cost = measured.map(\.candidate.seconds).max() ?? 0
-            let remaining = Double((deadline - clock.now).components.seconds)
+            let remaining = Double((deadline - clock.now).components.seconds) - reserve()
             if cost * Double(left.count) <= remaining { return first }
-            if let best = fastest(), let neighbour = left.first(where: { i in
+            if let best = ranked().first.map({ measured[$0].index }), let neighbour = left.first(where: { i in
                 Set(fields[i].keys).union(fields[best].keys).filter { fields[i][$0] != fields[best][$0] }.count == 1
             }) {
                 return neighbour
             }
             return left.randomElement(using: &rng)
         }
+        func keep() {
+            let kept = Set(finalists())
+            for k in measured.indices where !kept.contains(k) { measured[k].prepared = nil }
+        }
 
-        measured.append((0, measure(space[0], isDefault: true)))
+        measured.append(measure(0, isDefault: true))
         report(measured.map(\.candidate), of: space.count)
         while let i = next() {
             let cost = measured.map(\.candidate.seconds).max() ?? 0
-            guard clock.now + .milliseconds(Int(cost * 1000)) <= deadline else { break }
-            measured.append((i, measure(space[i], isDefault: false)))
+            guard clock.now + .milliseconds(Int((cost + reserve()) * 1000)) <= deadline else { break }
+            measured.append(measure(i, isDefault: false))
+            keep()
             report(measured.map(\.candidate), of: space.count)
         }
 
-        // The winner is timed again beside the defaults, alternately, and keeps its place only if
-        // it is still faster: a lucky run on a noisy machine does not replace the defaults.
-        if let best = fastest(), best != 0, let d = measured.firstIndex(where: { $0.index == 0 }),
-           measured[d].candidate.timing != nil, let b = measured.firstIndex(where: { $0.index == best }) {
-            for _ in 0..<2 {
-                for k in [d, b] {
-                    if let more = try? time(space[measured[k].index]) {
-                        measured[k].candidate.timing!.milliseconds += more.milliseconds
-                    }
+        // The finalists are timed again, in turn, round after round: a lucky sample on a noisy
+        // machine, or a slow spell that hit one candidate, does not decide. The defaults keep their
+        // place unless a finalist's median over all its samples beats theirs by `margin`.
+        let final = finalists()
+        if final.count > 1 {
+            for round in 0..<Self.finalRounds {
+                let cost = final.map { measured[$0].sampleSeconds }.reduce(0, +)
+                guard clock.now + .milliseconds(Int(cost * 1000)) <= deadline else { break }
+                for k in (round % 2 == 0 ? final : final.reversed()) {
+                    guard let prepared = measured[k].prepared,
+                          let more = try? TimingSamples.measure(warmup: 1, repeats: measured[k].samplesPerRound, prepared.run)
+                    else { continue }
+                    measured[k].candidate.timing!.milliseconds += more.milliseconds
                 }
             }
-            let winner = measured[b].candidate.timing!.median < measured[d].candidate.timing!.median ? b : d
-            measured[winner].candidate.chosen = true
-        } else if let best = fastest(), let k = measured.firstIndex(where: { $0.index == best }) {
-            measured[k].candidate.chosen = true
+        }
+        if let k = Self.choice(final.map { (measured[$0].candidate.isDefault, measured[$0].candidate.timing!.median) }) {
+            measured[final[k]].candidate.chosen = true
         }
         return Outcome(candidates: measured.map(\.candidate), spaceSize: space.count)
+    }
+
+    /// Which finalist is chosen, from each one's median: the fastest if it beats the defaults by
+    /// more than `margin` (or there are no defaults among them), else the defaults; nil for none.
+    public static func choice(_ finalists: [(isDefault: Bool, median: Double)]) -> Int? {
+        guard let best = finalists.indices.min(by: { finalists[$0].median < finalists[$1].median }) else { return nil }
+        guard let defaults = finalists.firstIndex(where: \.isDefault) else { return best }
+        return finalists[best].median < finalists[defaults].median * (1 - margin) ? best : defaults
     }
 
     private func report(_ candidates: [TunedCandidate], of total: Int) {
@@ -104,28 +149,34 @@ public struct Tuner<B: TunableBackend> {
                  + (defaults.map { " (defaults \(formatted($0)) ms)" } ?? ""))
     }
 
-    private func measure(_ json: String, isDefault: Bool) -> TunedCandidate {
+    /// One candidate built, checked and sampled; its buffers are kept for the final rounds.
+    private func measure(_ index: Int, isDefault: Bool) -> Measured {
         let clock = ContinuousClock()
         let start = clock.now
-        var candidate = TunedCandidate(parameters: json, isDefault: isDefault, check: "ok", timing: nil, seconds: 0)
+        var result = Measured(index: index, candidate: TunedCandidate(parameters: space[index], isDefault: isDefault, check: "ok", timing: nil, seconds: 0))
         do {
-            let prepared = try xent.prepare(on: try base.with(json: json))
+            let prepared = try xent.prepare(on: try base.with(json: space[index]))
             if let failure = try xent.check(prepared) {
-                candidate.check = failure
+                result.candidate.check = failure
             } else {
-                candidate.timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) { try prepared.run() }
+                var timing = try TimingSamples.measure(warmup: warmup, repeats: repeats, prepared.run)
+                // A call much shorter than the machine's noisy spells gets more samples: at least
+                // `minimumSampleSeconds` of them (within 100× the repeats asked).
+                let total = timing.milliseconds.reduce(0, +) / 1000
+                if total < minimumSampleSeconds, let each = timing.milliseconds.min(), each > 0 {
+                    let wanted = min(100 * repeats, Int((minimumSampleSeconds * 1000 / each).rounded(.up)))
+                    if wanted > repeats { timing.milliseconds += try TimingSamples.measure(warmup: 0, repeats: wanted - repeats, prepared.run).milliseconds }
+                }
+                result.samplesPerRound = timing.milliseconds.count
+                result.sampleSeconds = timing.milliseconds.reduce(0, +) / 1000
+                result.candidate.timing = timing
+                result.prepared = prepared
             }
         } catch {
-            candidate.check = "failed: \(error)"
+            result.candidate.check = "failed: \(error)"
         }
         let elapsed = clock.now - start
-        candidate.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return candidate
-    }
-
-    /// More samples of a candidate already checked.
-    private func time(_ json: String) throws -> TimingSamples {
-        let prepared = try xent.prepare(on: try base.with(json: json))
-        return try TimingSamples.measure(warmup: warmup, repeats: repeats) { try prepared.run() }
+        result.candidate.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return result
     }
 }

@@ -129,6 +129,34 @@ import TestSupport
         #expect(outcome.candidates[1].timing == nil && !outcome.candidates[1].chosen)
     }
 
+    /// The defaults and the three fastest others are timed again (three more rounds of as many
+    /// samples as their first timing); the rest keep their first samples. (Which is fastest is
+    /// not asserted: tests run in parallel, and timing is the benchmarks' business.)
+    @Test func theDefaultsAndThreeFastestOthersAreTimedAgain() throws {
+        let xent = XentCase(Shape(rows: 256, cols: 1000), elementType: .f32, options: CrossEntropyOptions(), seed: 3)
+        let space = [4, 1, 2, 8].flatMap { r in [64, 0].map { SwiftParameters(rangesPerThread: r, lanesMaxClasses: $0) } }.map(TuningJSONProbe.json)
+        let outcome = Tuner(base: SwiftBackend(), xent: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now + .seconds(120))
+        let counts = outcome.candidates.map { $0.timing?.milliseconds.count ?? 0 }
+        #expect(counts.count == 8 && counts[0] == 12 && counts.filter { $0 == 12 }.count == 4 && counts.filter { $0 == 3 }.count == 4,
+                "the defaults and three others sampled 3 + 3 × 3 times, the rest 3: \(counts)")
+        #expect(outcome.candidates.filter(\.chosen).count == 1 && counts[outcome.candidates.firstIndex(where: \.chosen)!] == 12)
+
+        // A budget the first timings fill leaves no final round.
+        let short = Tuner(base: SwiftBackend(), xent: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now)
+        #expect(short.candidates.map { $0.timing?.milliseconds.count ?? 0 } == [3])
+        #expect(short.chosen?.isDefault == true)
+    }
+
+    /// The choice among finalists: the defaults unless beaten by more than 1%.
+    @Test func theDefaultsAreKeptUnlessBeatenByMoreThanOnePercent() {
+        typealias T = Tuner<SwiftBackend>
+        #expect(T.choice([(true, 1.0), (false, 0.995), (false, 1.2)]) == 0)
+        #expect(T.choice([(true, 1.0), (false, 0.98), (false, 0.985)]) == 1)
+        #expect(T.choice([(false, 2.0), (true, 1.0)]) == 1)
+        #expect(T.choice([(false, 2.0), (false, 1.5)]) == 1, "no defaults among them (they were wrong): the fastest")
+        #expect(T.choice([]) == nil)
+    }
+
     /// Every parameter set the Swift backend offers computes the same loss and gradient as the
     /// float64 oracle (one thread, one range, no lanes kernel, the column split forced or off,
     /// 16-bit tiles of every size).
