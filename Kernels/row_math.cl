@@ -8,35 +8,29 @@
 //   row loss:      Σ_j t_j·(lse − f_j), with lse − f_j = (m − f_j) + log S (non-negative terms)
 //   gradient:      scale·(T·p_j − t_j)
 
+// Each formula is a macro so that it serves a float and any float vector alike (the lanes variant
+// holds one row per vector lane); arguments are plain expressions without side effects.
+
 // ε/C: every class's share of a class-index row's target, before its weight.
-inline float class_target_uniform(const float eps, const float invC) { return eps * invC; }
+#define class_target_uniform(eps, invC) ((eps) * (invC))
 
 // (1 − ε)·w_y: what the label's class gets beyond its share.
-inline float class_target_hot(const float eps, const float wy) { return (1.0f - eps) * wy; }
+#define class_target_hot(eps, wy) ((1.0f - (eps)) * (wy))
 
 // T of a class-index row.
-inline float class_target_total(const float eps, const float invC, const float wy, const float weight_sum) {
-    return class_target_hot(eps, wy) + class_target_uniform(eps, invC) * weight_sum;
-}
+#define class_target_total(eps, invC, wy, weight_sum) (class_target_hot(eps, wy) + class_target_uniform(eps, invC) * (weight_sum))
 
-// t_j of a class-index row.
-inline float class_target(const int j, const int y, const float w, const float eps, const float invC, const float wy) {
-    return class_target_uniform(eps, invC) * w + (j == y ? class_target_hot(eps, wy) : 0.0f);
-}
+// t_j of a class-index row (scalars: j, y ints).
+#define class_target(j, y, w, eps, invC, wy) (class_target_uniform(eps, invC) * (w) + ((j) == (y) ? class_target_hot(eps, wy) : 0.0f))
 
 // t_j of a probability row.
-inline float probability_target(const float q, const float w, const float eps, const float invC) {
-    return w * ((1.0f - eps) * q + eps * invC);
-}
+#define probability_target(q, w, eps, invC) ((w) * ((1.0f - (eps)) * (q) + (eps) * (invC)))
 
 // A class-index row's loss: (1 − ε)·w_y·(m − f_y + log S) + (ε/C)·(Σ_j w_j·(m − f_j) + W·log S),
-// `smooth` being Σ_j w_j·(m − f_j) (unused without smoothing).
-inline float class_row_loss(const float fy, const float m, const float log_s, const float smooth, const float eps,
-                            const float invC, const float wy, const float weight_sum) {
-    float loss = class_target_hot(eps, wy) * (m - fy + log_s);
-    if (eps > 0.0f) loss += class_target_uniform(eps, invC) * (smooth + weight_sum * log_s);
-    return loss;
-}
+// `smooth` being Σ_j w_j·(m − f_j) (0 without smoothing, where ε/C = 0 makes the second term 0:
+// S ≥ 1, so W·log S is finite).
+#define class_row_loss(fy, m, log_s, smooth, eps, invC, wy, weight_sum) \
+    (class_target_hot(eps, wy) * ((m) - (fy) + (log_s)) + class_target_uniform(eps, invC) * ((smooth) + (weight_sum) * (log_s)))
 
 // Softcap (cap > 0): f' = cap·tanh(f/cap), for a float or any float vector; cap = 0 leaves f as it
 // is. inv_cap = 1/cap (0 without a cap, which makes the slope 1).
@@ -45,8 +39,8 @@ inline float class_row_loss(const float fy, const float m, const float log_s, co
 #define CAP_SLOPE(fc, inv_cap) (1.0f - ((fc) * (inv_cap)) * ((fc) * (inv_cap)))
 
 // The z part of a counted row: λ·lse².
-inline float z_row(const float lambda, const float lse) { return lambda * lse * lse; }
+#define z_row(lambda, lse) ((lambda) * (lse) * (lse))
 
 // What the z part adds to the coefficient of p_j in the row's scaled gradient: 2λ·lse·zscale
 // (zscale = 1/counted rows for mean, else 1).
-inline float z_p_coefficient(const float lambda, const float zscale, const float lse) { return 2.0f * lambda * zscale * lse; }
+#define z_p_coefficient(lambda, zscale, lse) (2.0f * (lambda) * (zscale) * (lse))

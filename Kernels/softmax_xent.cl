@@ -19,14 +19,16 @@
 //          included), the reduced z part, the number of hits.
 // Math: row_math.cl (prepended by the host): t_ij, T_i = Σ_j t_ij, L_i = Σ_j t_ij·(lse_i − f_ij),
 //       ∂L_i/∂f_ij = T_i·p_ij − t_ij.
-// Two variants, chosen per device by the host:
+// Three variants, chosen per device by the host (or by `tune`):
 //   softmax_xent_fwd_bwd_row: one work-item per row walking it with VW-wide vectors (CPUs: PoCL maps a
 //     work-item onto one core's SIMD units; barriers and local memory would become loops there); the
 //     exponentials of pass 1 are kept in the gradient row, so each element costs one exp;
 //   softmax_xent_fwd_bwd:     one work-group per row (a power of two up to XENT_WG work-items, sized
 //     by the host to the row), strided (coalesced) accesses and local-memory tree reductions (GPUs,
 //     large C); each work-item keeps XENT_CACHE of its logits in registers between the passes, so
-//     rows up to wg·XENT_CACHE are read once.
+//     rows up to wg·XENT_CACHE are read once;
+//   softmax_xent_fwd_bwd_lanes: eight rows per work-item, one per float8 lane (CPUs, C ≤ 64), at the
+//     end of this file.
 // The row variant reads each logit twice (statistics, then gradient); the second read hits cache for
 // rows that fit.
 
@@ -182,24 +184,59 @@ inline float work_group_sum(__local float* a, const float v, const int lid, cons
     return a[0];
 }
 
+// Kahan-compensated running sums, one per lane (the one-group reductions below are one core's
+// work on a CPU device: eight independent chains rather than one latency-bound chain).
+inline void kahan_add8(float8* s, float8* comp, const float8 v) {
+    const float8 t = *s + (v - *comp);
+    *comp = (t - *s) - (v - *comp);
+    *s = t;
+}
+
+// The sum of a float8's lanes.
+inline float lanes_sum(const float8 v) {
+    const float4 b = v.lo + v.hi;
+    const float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+// A row's weight in the mean's divisor: w_y (1 without weights) where its label is counted, 0 for
+// the ignore index and for a label out of 0..<C (the fused kernel reports that one).
+#define LABEL_WEIGHT(y, C, has_weights, weights, ignore_index) \
+    ((y) != (ignore_index) && (y) >= 0 && (y) < (C) ? ((has_weights) ? (weights)[y] : 1.0f) : 0.0f)
+
 // out[0] = Σ_i w_{y_i} over rows that are not ignored (class indices), or N (probabilities): the
-// mean's divisor; out[1] = the number of those rows: the z part's. One work-group.
-__kernel void xent_denominator(const int N, __global const int* labels, __global const float* weights,
+// mean's divisor; out[1] = the number of those rows: the z part's. One work-group; each work-item
+// takes eight labels at a time.
+__kernel void xent_denominator(const int N, const int C, __global const int* labels, __global const float* weights,
                                const int has_weights, const int use_probs, const int ignore_index,
                                __global float* out) {
     __local float partial[XENT_WG];
     const int lid = get_local_id(0);
-    float s = 0.0f, comp = 0.0f;  // Kahan: N may be in the millions
+    float s = 0.0f;
     int count = 0;
     if (!use_probs) {
-        for (int i = lid; i < N; i += XENT_WG) {
+        float8 s8 = (float8)(0.0f), comp8 = (float8)(0.0f);  // Kahan: N may be in the millions
+        int8 count8 = (int8)(0);
+        for (int b = lid; b < N / 8; b += XENT_WG) {
+            const int8 y = vload8(b, labels);
+            const int8 counted = (y != (int8)(ignore_index)) & (y >= (int8)(0)) & (y < (int8)(C));
+            const float8 v = (float8)(LABEL_WEIGHT(y.s0, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s1, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s2, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s3, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s4, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s5, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s6, C, has_weights, weights, ignore_index),
+                                      LABEL_WEIGHT(y.s7, C, has_weights, weights, ignore_index));
+            kahan_add8(&s8, &comp8, v);
+            count8 -= counted;  // a true comparison is −1
+        }
+        s = lanes_sum(s8 - comp8);
+        count = count8.s0 + count8.s1 + count8.s2 + count8.s3 + count8.s4 + count8.s5 + count8.s6 + count8.s7;
+        for (int i = N / 8 * 8 + lid; i < N; i += XENT_WG) {
             const int y = labels[i];
-            if (y == ignore_index) continue;
-            const float v = has_weights ? weights[y] : 1.0f;
-            const float t = s + (v - comp);
-            comp = (t - s) - (v - comp);
-            s = t;
-            ++count;
+            s += LABEL_WEIGHT(y, C, has_weights, weights, ignore_index);
+            count += y != ignore_index && y >= 0 && y < C;
         }
     } else if (lid == 0) {
         s = (float)N;
@@ -215,26 +252,26 @@ __kernel void xent_denominator(const int N, __global const int* labels, __global
     }
 }
 
-// Kahan-compensated running sum.
-inline void kahan_add(float* s, float* comp, const float v) {
-    const float t = *s + (v - *comp);
-    *comp = (t - *s) - (v - *comp);
-    *s = t;
-}
-
 // The reduced loss into loss[0]: Σ of the rows' cross-entropy (row_loss − row_z) divided by
 // denominator[0] for mean, plus Σ row_z divided by denominator[1] (the counted rows) for mean;
 // loss[1] = that z part, loss[2] = Σ row_hit when want_argmax. The values that come back to the
-// host per step, with the status words. One work-group.
+// host per step, with the status words. One work-group; each work-item takes eight rows at a time.
 __kernel void xent_reduce(const int N, __global const float* row_loss, __global const float* row_z,
                           __global const float* row_hit, const int want_argmax, __global const float* denominator,
                           const int mean, __global float* loss) {
     __local float partial[XENT_WG];
     const int lid = get_local_id(0);
-    float ce = 0.0f, ce_comp = 0.0f, z = 0.0f, z_comp = 0.0f, hits = 0.0f;
-    for (int i = lid; i < N; i += XENT_WG) {
-        kahan_add(&ce, &ce_comp, row_loss[i] - row_z[i]);
-        kahan_add(&z, &z_comp, row_z[i]);
+    float8 ce8 = (float8)(0.0f), ce_comp8 = (float8)(0.0f), z8 = (float8)(0.0f), z_comp8 = (float8)(0.0f), hits8 = (float8)(0.0f);
+    for (int b = lid; b < N / 8; b += XENT_WG) {
+        const float8 l = vload8(b, row_loss), z = vload8(b, row_z);
+        kahan_add8(&ce8, &ce_comp8, l - z);
+        kahan_add8(&z8, &z_comp8, z);
+        if (want_argmax) hits8 += vload8(b, row_hit);
+    }
+    float ce = lanes_sum(ce8 - ce_comp8), z = lanes_sum(z8 - z_comp8), hits = lanes_sum(hits8);
+    for (int i = N / 8 * 8 + lid; i < N; i += XENT_WG) {
+        ce += row_loss[i] - row_z[i];
+        z += row_z[i];
         if (want_argmax) hits += row_hit[i];
     }
     const float ce_total = work_group_sum(partial, ce, lid, XENT_WG);
@@ -250,7 +287,7 @@ __kernel void xent_reduce(const int N, __global const float* row_loss, __global 
     }
 }
 
-// Row setup shared by both variants: label, its weight and T = Σ_j t_j for class indices.
+// Row setup shared by the row and work-group variants: label, its weight and T = Σ_j t_j for class indices.
 // Returns 0 when the row contributes nothing (ignored or bad label: grad row zero, loss 0).
 inline int class_row(const int i, const int C, __global const int* labels, __global const float* weights,
                      const int has_weights, const float eps, const float weight_sum, const int ignore_index,
@@ -661,4 +698,143 @@ __kernel void softmax_xent_fwd_bwd(
             row_hit[i] = row_arg == target_arg ? 1.0f : 0.0f;
         }
     }
+}
+
+// Rows in vector lanes (CPU devices, C ≤ XENT_LANES_MAX_C): each work-item takes 8 consecutive
+// rows, lane k holding row r0 + k, so max, sum and gradient are element-wise float8 operations
+// and a row of 10 classes costs no horizontal reductions or tails (the Swift lanes kernel's idea;
+// PoCL's one-row-per-work-item kernel spent most of its time on scalar tails at C = 10). Column c
+// of the 8 rows is gathered (8 loads a stride of C apart, from L1) and the gradient scattered the
+// same way; f' and exp(f' − m) stay in private arrays between the passes, so each logit is read
+// once and costs one exponential. Lane k of every work-item is at k·C from its first row, so
+// every address is the base plus a multiple of C (per-lane offsets as a vector, or clamped at the
+// last row, cost a third more): the last work-item, when N is not a multiple of 8, takes the last
+// eight rows, some of which its neighbour also computes and stores — the same values. N ≥ 8 (the
+// host takes the row variant for fewer rows).
+#ifndef XENT_LANES_MAX_C
+#define XENT_LANES_MAX_C 64
+#endif
+// Column c of the eight rows at p (rows `stride` apart), and its store.
+#define GATHER8(LOAD, p, c, stride) (float8)(LOAD(p, c), LOAD(p, (stride) + (c)), LOAD(p, 2 * (stride) + (c)), \
+    LOAD(p, 3 * (stride) + (c)), LOAD(p, 4 * (stride) + (c)), LOAD(p, 5 * (stride) + (c)), LOAD(p, 6 * (stride) + (c)), \
+    LOAD(p, 7 * (stride) + (c)))
+#define SCATTER8(STORE, p, c, stride, v) do { STORE(p, c, (v).s0); STORE(p, (stride) + (c), (v).s1); \
+    STORE(p, 2 * (stride) + (c), (v).s2); STORE(p, 3 * (stride) + (c), (v).s3); STORE(p, 4 * (stride) + (c), (v).s4); \
+    STORE(p, 5 * (stride) + (c), (v).s5); STORE(p, 6 * (stride) + (c), (v).s6); STORE(p, 7 * (stride) + (c), (v).s7); } while (0)
+#define LOAD_AT(p, j) ((p)[j])
+#define STORE_AT(p, j, v) ((p)[j] = (v))
+
+// atomic_min(&word, r0 + k) for each lane k whose mask is set (a rare path: bad input).
+inline void lanes_report(__global int* word, const int8 mask, const int r0) {
+    if (!any(mask)) return;
+    if (mask.s0) atomic_min(word, r0);
+    if (mask.s1) atomic_min(word, r0 + 1);
+    if (mask.s2) atomic_min(word, r0 + 2);
+    if (mask.s3) atomic_min(word, r0 + 3);
+    if (mask.s4) atomic_min(word, r0 + 4);
+    if (mask.s5) atomic_min(word, r0 + 5);
+    if (mask.s6) atomic_min(word, r0 + 6);
+    if (mask.s7) atomic_min(word, r0 + 7);
+}
+
+__kernel void softmax_xent_fwd_bwd_lanes(
+    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
+    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
+    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
+    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
+    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
+    if ((int)get_global_id(0) * 8 >= N || N < 8 || C > XENT_LANES_MAX_C) return;
+    const int r0 = min((int)get_global_id(0) * 8, N - 8);
+    __global const LOGIT_T* f = logits + (size_t)r0 * C;
+    __global GRAD_T* g = grad + (size_t)r0 * C;
+    __global const float* q = probs + (size_t)r0 * C;
+    const float invC = 1.0f / (float)C;
+    const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
+    float8 fcache[XENT_LANES_MAX_C], ecache[XENT_LANES_MAX_C];
+
+    // Pass 1: f' kept, its max m, the first max of f (the softcap is increasing), finiteness.
+    float8 m = (float8)(-INFINITY), raw_m = (float8)(-INFINITY), check = (float8)(0.0f);
+    int8 arg = (int8)(0);
+    for (int c = 0; c < C; ++c) {
+        const float8 x = GATHER8(LOAD_LOGIT, f, c, C);
+        check += x - x;
+        arg = select(arg, (int8)(c), x > raw_m);
+        raw_m = fmax(raw_m, x);
+        const float8 fc = CAPPED(x, cap, inv_cap);
+        fcache[c] = fc;
+        m = fmax(m, fc);
+    }
+    // Pass 2: exp(f' − m), kept, and summed.
+    float8 s = (float8)(0.0f);
+    for (int c = 0; c < C; ++c) {
+        const float8 e = exp(fcache[c] - m);
+        ecache[c] = e;
+        s += e;
+    }
+    lanes_report(&status[0], !(check == (float8)(0.0f)), r0);
+    const float8 log_s = log(s);
+    const float8 lse = m + log_s;
+    vstore8(lse, 0, row_lse + r0);
+    if (want_argmax) vstore8(arg, 0, pred + r0);
+    const float scale = mean ? (denominator[0] > 0.0f ? 1.0f / denominator[0] : 0.0f) : 1.0f;
+    const float zscale = mean ? (denominator[1] > 0.0f ? 1.0f / denominator[1] : 0.0f) : 1.0f;
+    const float8 z = z_row(z_lambda, lse);
+
+    if (use_probs) {
+        // T = Σ_j t_j, Σ_j t_j·(m − f'_j) and the target's first max, then the gradient.
+        float8 total = (float8)(0.0f), part = (float8)(0.0f), qcheck = (float8)(0.0f), q_max = (float8)(-INFINITY);
+        int8 target_arg = (int8)(0);
+        for (int c = 0; c < C; ++c) {
+            const float8 qv = GATHER8(LOAD_AT, q, c, C);
+            const float8 t = probability_target(qv, has_weights ? weights[c] : 1.0f, eps, invC);
+            qcheck += qv - qv;
+            total += t;
+            part += t * (m - fcache[c]);
+            target_arg = select(target_arg, (int8)(c), qv > q_max);
+            q_max = fmax(q_max, qv);
+        }
+        lanes_report(&status[2], !(qcheck == (float8)(0.0f)), r0);
+        vstore8(part + total * log_s + z, 0, row_loss + r0);
+        vstore8(z, 0, row_z + r0);
+        if (want_argmax) vstore8(select((float8)(0.0f), (float8)(1.0f), arg == target_arg), 0, row_hit + r0);
+        if (write_grad) {
+            const float8 a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
+            for (int c = 0; c < C; ++c) {
+                const float8 t = probability_target(GATHER8(LOAD_AT, q, c, C), has_weights ? weights[c] : 1.0f, eps, invC);
+                const float8 v = (a * ecache[c] - scale * t) * CAP_SLOPE(fcache[c], inv_cap);
+                SCATTER8(STORE_GRAD, g, c, C, v);
+            }
+        }
+        return;
+    }
+    // Class indices: an ignored row, or one whose label is out of range (reported), counts nothing.
+    const int8 y = vload8(0, labels + r0);
+    const int8 ignored = y == (int8)(ignore_index);
+    const int8 bad = ~ignored & ((y < (int8)(0)) | (y >= (int8)(C)));
+    lanes_report(&status[1], bad, r0);
+    const int8 counted = ~(ignored | bad);
+    const int8 yc = select((int8)(0), y, counted);
+    const float8 wy = has_weights ? (float8)(weights[yc.s0], weights[yc.s1], weights[yc.s2], weights[yc.s3], weights[yc.s4], weights[yc.s5], weights[yc.s6], weights[yc.s7]) : (float8)(1.0f);
+    const float8 total = class_target_total(eps, invC, wy, weight_sum);
+    // g_j = (a·exp(f'_j − m) − b·w_j − [j = y]·hot)·∂f'_j/∂f_j; the loss needs f'_y and, with
+    // smoothing, Σ_j w_j·(m − f'_j).
+    const float8 a = (scale * total + z_p_coefficient(z_lambda, zscale, lse)) / s;
+    const float b = scale * class_target_uniform(eps, invC);
+    const float8 hot = scale * class_target_hot(eps, wy);
+    float8 fy = (float8)(0.0f), smooth = (float8)(0.0f);
+    for (int c = 0; c < C; ++c) {
+        const float w = has_weights ? weights[c] : 1.0f;
+        const float8 fc = fcache[c];
+        const int8 is_y = yc == (int8)(c);
+        fy = select(fy, fc, is_y);
+        smooth += w * (m - fc);
+        if (write_grad) {
+            const float8 v = (a * ecache[c] - b * w - select((float8)(0.0f), hot, is_y)) * CAP_SLOPE(fc, inv_cap);
+            SCATTER8(STORE_GRAD, g, c, C, select((float8)(0.0f), v, counted));
+        }
+    }
+    const float8 ce = class_row_loss(fy, m, log_s, smooth, eps, invC, wy, weight_sum);
+    vstore8(select((float8)(0.0f), ce + z, counted), 0, row_loss + r0);
+    vstore8(select((float8)(0.0f), z, counted), 0, row_z + r0);
+    if (want_argmax) vstore8(select((float8)(0.0f), (float8)(1.0f), counted & (arg == yc)), 0, row_hit + r0);
 }

@@ -51,10 +51,11 @@ run)
     set -x
     # First the small Foundation-free check: every device's fused kernel against float64, then timed,
     # in the backend's own configuration and in the others worth comparing on a GPU (one run, since
-    # device time is scarce): rows per work-item; work-groups of up to 256/512/1024 work-items with
-    # 0, 32 or 64 logits per work-item cached in registers.
+    # device time is scarce): rows per work-item; eight rows per work-item in vector lanes (C <= 64);
+    # work-groups of up to 256/512/1024 work-items with 0, 32 or 64 logits per work-item cached in
+    # registers.
     .device/softmax-lab-device --shapes 1024x32000,8192x128000,4096x1000,65536x10 \
-        --params auto,row,wg256c0,wg256c32,wg512c64,wg1024c0,wg1024c32 2>&1 | tee "$out/device-kernels.txt"
+        --params auto,row,lanes,wg256c0,wg256c32,wg512c64,wg1024c0,wg1024c32 2>&1 | tee "$out/device-kernels.txt"
     [ -x "$bin" ] || exit 0
     "$bin" devices 2>&1 | tee "$out/devices.txt"
     "$bin" gradcheck --backend opencl --db "$db" 2>&1 | tee "$out/gradcheck.txt"

@@ -40,6 +40,9 @@ struct TuneCommand: ParsableCommand {
     /// are sampled for at least this long (up to 100 × --repeat calls).
     var minimumSampleSeconds: Double { 0.25 }
 
+    @Option(help: "A file of parameter sets to measure instead of the backend's own candidates, one JSON object a line as the tuning table's parameters column holds them (the defaults are measured too): to time given choices against each other. Needs --backend swift or opencl.")
+    var candidates: String?
+
     @Option(help: "Seed of the random data and of the sampled candidates.")
     var seed: UInt64 = 0
 
@@ -52,7 +55,7 @@ struct TuneCommand: ParsableCommand {
 
     struct Config: Encodable {
         var op: String, shapes: String, dtype: String, budget: String, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
-        var softcap: Float?, zLoss: Float
+        var softcap: Float?, zLoss: Float, candidates: String?
     }
 
     /// One device and shape as tuned.
@@ -71,6 +74,21 @@ struct TuneCommand: ParsableCommand {
         guard `repeat` >= 1, `repeat` <= 100_000 else { throw ValidationError("--repeat must be in 1…100000, got \(`repeat`)") }
         guard warmup >= 0, warmup <= 100_000 else { throw ValidationError("--warmup must be in 0…100000, got \(warmup)") }
         if shapes != nil && shapeClasses { throw ValidationError("--shapes and --shape-classes both choose the shapes; give one") }
+        if candidates != nil, backend.backend != .swift && backend.backend != .opencl {
+            throw ValidationError("--candidates holds one backend's parameters: give --backend swift or --backend opencl with it")
+        }
+    }
+
+    /// The lines of --candidates, each with its line number (blank lines skipped).
+    func candidateLines() throws -> [(line: Int, json: String)]? {
+        guard let candidates else { return nil }
+        guard let text = try? String(contentsOfFile: candidates, encoding: .utf8) else {
+            throw InputError("--candidates \(candidates) cannot be read as a UTF-8 text file")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .map { (line: $0.offset + 1, json: $0.element.trimmingCharacters(in: .whitespaces)) }.filter { !$0.json.isEmpty }
+        guard !lines.isEmpty else { throw InputError("--candidates \(candidates) holds no parameter set (one JSON object a line)") }
+        return lines
     }
 
     func parsedShapes() throws -> [Shape] {
@@ -92,6 +110,7 @@ struct TuneCommand: ParsableCommand {
     func run() throws {
         let computes = try backend.makeAll()
         let shapes = try parsedShapes()
+        let given = try candidateLines()
         let options = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
         let s = try store.open()
         let recorder = try RunRecorder(
@@ -99,7 +118,7 @@ struct TuneCommand: ParsableCommand {
             config: Config(op: opName, shapes: shapes.map(\.description).joined(separator: ","), dtype: dtype.rawValue, budget: budget,
                            repeat: `repeat`, warmup: warmup, seed: seed,
                            backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
-                           softcap: extended.softcap, zLoss: extended.zLoss),
+                           softcap: extended.softcap, zLoss: extended.zLoss, candidates: candidates),
             seed: seed)
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int(try budgetSeconds() * 1000))
@@ -111,7 +130,7 @@ struct TuneCommand: ParsableCommand {
                 let left = end - clock.now
                 let deadline = clock.now + left / (tasks.count - k)
                 let xent = XentCase(shape, elementType: dtype, options: options, seed: seed)
-                guard let result = try tune(compute, xent, until: deadline, recorder: recorder) else {
+                guard let result = try tune(compute, xent, given: given, until: deadline, recorder: recorder) else {
                     throw InputError("--backend \(compute.name) has no tunable parameters")
                 }
                 results.append(result)
@@ -132,21 +151,38 @@ struct TuneCommand: ParsableCommand {
         Console.current.line("run \(recorder.runID) recorded in \(store.path) (table tuning); bench, loss, train and gradcheck on these devices now use the chosen parameters for each shape class (--no-tuning to ignore them)")
     }
 
-    private func tune(_ compute: any ComputeBackend, _ xent: XentCase, until deadline: ContinuousClock.Instant,
-                      recorder: RunRecorder) throws -> Result? {
+    private func tune(_ compute: any ComputeBackend, _ xent: XentCase, given: [(line: Int, json: String)]?,
+                      until deadline: ContinuousClock.Instant, recorder: RunRecorder) throws -> Result? {
         guard let tunable = compute as? any TunableBackend else { return nil }
-        return try tuneOpened(tunable, xent, until: deadline, recorder: recorder)
+        return try tuneOpened(tunable, xent, given: given, until: deadline, recorder: recorder)
     }
 
-    private func tuneOpened<B: TunableBackend>(_ base: B, _ xent: XentCase, until deadline: ContinuousClock.Instant,
-                                         recorder: RunRecorder) throws -> Result {
+    /// The space to search: the backend's own candidates, or the defaults and the given ones (each
+    /// decoded for this backend and written as the store writes it, duplicates dropped).
+    private func space<B: TunableBackend>(_ base: B, _ xent: XentCase, given: [(line: Int, json: String)]?) throws -> [String] {
+        let own = base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
+        guard let given else { return own }
+        var space = [own[0]]
+        for (line, json) in given {
+            guard let p = try? JSONDecoder().decode(B.Parameters.self, from: Data(json.utf8)) else {
+                throw InputError("--candidates \(candidates!) line \(line): \(json) is not a parameter set of the \(base.name) backend (the tuning table's parameters column shows the form)")
+            }
+            let canonical = TuningJSON.encode(p)
+            if !space.contains(canonical) { space.append(canonical) }
+        }
+        return space
+    }
+
+    private func tuneOpened<B: TunableBackend>(_ base: B, _ xent: XentCase, given: [(line: Int, json: String)]?,
+                                               until deadline: ContinuousClock.Instant, recorder: RunRecorder) throws -> Result {
         let shapeClass = ShapeClass.of(xent.shape)
         let device = RunRecorder.record(base.device)
         for stale in try TuningLookup.staleChoices(in: recorder.store, for: base, op: opName, shapeClass: shapeClass, dtype: dtype) {
             Console.current.note("tune: \(stale); measuring again")
         }
         let label = "tune: \(base.name) \(base.deviceName) \(shapeClass) \(xent.shape)"
-        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed, minimumSampleSeconds: minimumSampleSeconds)
+        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed, space: try space(base, xent, given: given),
+                          minimumSampleSeconds: minimumSampleSeconds)
         if Console.current.showsProgress { tuner.progress = { Console.current.note("\(label): \($0)") } }
         let outcome = tuner.run(until: deadline)
         let deviceID = try recorder.store.register(device: device)

@@ -6,7 +6,13 @@ public struct KernelParameters: Sendable, Hashable, Codable {
         case rowPerWorkItem
         /// One work-group per row with local-memory reductions (GPUs, large C).
         case workGroupPerRow
+        /// Eight rows per work-item, one in each float8 lane (CPU devices, C ≤ `lanesMaxClasses`;
+        /// longer rows take the row variant).
+        case rowsInLanes
     }
+
+    /// The longest rows the lanes variant takes (its private arrays are this long).
+    public static let lanesMaxClasses = 64
 
     /// nil: chosen per call from the device type and C.
     public var xentVariant: XentVariant?
@@ -48,6 +54,7 @@ public struct KernelParameters: Sendable, Hashable, Codable {
         var all = [base]
         func add(_ p: KernelParameters) { if !all.contains(p) { all.append(p) } }
         for vw in [16, 8, 4] { var p = base; p.xentVariant = .rowPerWorkItem; p.vectorWidth = vw; add(p) }
+        if classes <= lanesMaxClasses { var p = base; p.xentVariant = .rowsInLanes; add(p) }
         // A size above what a row of `classes` uses launches the same groups: each size as launched.
         var wg = 64
         while wg <= min(1024, max(device.maxWorkGroupSize, 1)) {
@@ -77,8 +84,13 @@ public struct KernelParameters: Sendable, Hashable, Codable {
         return min(size, xentWorkGroupSize)
     }
 
-    /// The variant for a row length on a device.
-    func variant(classes: Int, device: OpenCLDevice) -> XentVariant {
-        xentVariant ?? (device.isGPU && classes >= 128 ? .workGroupPerRow : .rowPerWorkItem)
+    /// The variant for `rows` rows of `classes` on a device: on a CPU device rows of up to
+    /// `lanesMaxClasses` go in lanes (several times the row variant's speed at C = 10 on PoCL,
+    /// BENCHMARKS.md), on a GPU rows of 128 or more go to work-groups. The lanes variant never takes
+    /// longer rows, or fewer than its 8 lanes.
+    func variant(rows: Int, classes: Int, device: OpenCLDevice) -> XentVariant {
+        let chosen = xentVariant ?? (device.isGPU ? (classes >= 128 ? .workGroupPerRow : .rowPerWorkItem)
+                                                  : (classes <= Self.lanesMaxClasses ? .rowsInLanes : .rowPerWorkItem))
+        return chosen == .rowsInLanes && (classes > Self.lanesMaxClasses || rows < 8) ? .rowPerWorkItem : chosen
     }
 }

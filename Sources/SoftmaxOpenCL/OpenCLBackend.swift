@@ -61,7 +61,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         denominator = try allocate(8)
         counter = try allocate(4)
         let program = try session.program(source: source, defines: self.parameters.defines)
-        for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "xent_denominator", "xent_reduce", "matmul_bias",
+        for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "softmax_xent_fwd_bwd_lanes", "xent_denominator", "xent_reduce", "matmul_bias",
                      "matmul_tn_l2", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
             var s: cl_int = 0
             guard let k = api.createKernel(program, name, &s), s == CL_SUCCESS else { throw OpenCLError(status: s, call: "clCreateKernel(\(name))") }
@@ -304,7 +304,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         let wg = parameters.xentWorkGroupSize
         // Always: the counted rows are part of every result.
         try launch("xent_denominator", global: [wg], local: [wg], [
-            .int(n), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
+            .int(n), .int(c), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
             .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
         let arguments = XentLaunch(
             rows: n, classes: c, logits: logits.mem, labels: labels, probabilities: probabilities,
@@ -320,12 +320,19 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         func kernel(_ name: String) throws -> cl_kernel {
             logits.elementType == .f32 && gradientType == .f32 ? kernels[name]! : try storageKernel(name, logits: logits.elementType, gradient: gradientType)
         }
-        switch parameters.variant(classes: c, device: openCLDevice) {
+        switch parameters.variant(rows: n, classes: c, device: openCLDevice) {
         case .rowPerWorkItem:
             try launch(try kernel("softmax_xent_fwd_bwd_row"), name: "softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
         case .workGroupPerRow:
             let rowGroup = parameters.rowWorkGroupSize(classes: c)
             try launch(try kernel("softmax_xent_fwd_bwd"), name: "softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
+        case .rowsInLanes:
+            // An explicit, small work-group: PoCL picked 4096 work-items, whose private arrays
+            // (4 KB each) overflowed its thread's stack.
+            let group = min(64, max(openCLDevice.maxWorkGroupSize, 1))
+            let items = (n + 7) / 8
+            try launch(try kernel("softmax_xent_fwd_bwd_lanes"), name: "softmax_xent_fwd_bwd_lanes",
+                       global: [(items + group - 1) / group * group], local: [group], arguments)
         }
         try launch("xent_reduce", global: [wg], local: [wg], [
             .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),

@@ -1,7 +1,7 @@
 import COpenCL
 
-/// The arguments of one fused cross-entropy launch (`softmax_xent_fwd_bwd_row` and
-/// `softmax_xent_fwd_bwd` share them), by name; `arguments` lists them in the kernels' parameter
+/// The arguments of one fused cross-entropy launch (`softmax_xent_fwd_bwd_row`,
+/// `softmax_xent_fwd_bwd` and `softmax_xent_fwd_bwd_lanes` share them), by name; `arguments` lists them in the kernels' parameter
 /// order, the one place that order is written on the host.
 struct XentLaunch {
     var rows: Int

@@ -26,7 +26,7 @@ while let flag = arguments.popFirst() {
     case "--repeat": repeats = Int(arguments.popFirst() ?? "") ?? repeats
     case "--params": configurations = (arguments.popFirst() ?? "").split(separator: ",").map(String.init)
     default:
-        print("usage: softmax-lab-device [--shapes NxC,…] [--repeat R] [--params auto,row,wgNcM,…]")
+        print("usage: softmax-lab-device [--shapes NxC,…] [--repeat R] [--params auto,row,lanes,wgNcM,…]")
         exit(2)
     }
 }
@@ -36,9 +36,10 @@ while let flag = arguments.popFirst() {
 let chosen = configurations.map { name -> (name: String, parameters: KernelParameters?) in
     if name == "auto" { return (name, nil) }
     if name == "row" { return (name, KernelParameters(xentVariant: .rowPerWorkItem)) }
+    if name == "lanes" { return (name, KernelParameters(xentVariant: .rowsInLanes)) }
     let parts = name.dropFirst(2).split(separator: "c").compactMap { Int($0) }
     guard name.hasPrefix("wg"), parts.count == 2, parts[0] > 0, parts[0] & (parts[0] - 1) == 0, parts[1] >= 0 else {
-        print("--params: '\(name)' is not auto, row or wgNcM (N a power of two, e.g. wg1024c32)")
+        print("--params: '\(name)' is not auto, row, lanes or wgNcM (N a power of two, e.g. wg1024c32)")
         exit(2)
     }
     return (name, KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: parts[0], xentCache: parts[1]))

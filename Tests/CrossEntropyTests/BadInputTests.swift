@@ -5,7 +5,7 @@ import TestSupport
 
 /// Bad input is an error that names what is wrong and where, never a number.
 @Suite struct BadInputTests {
-    @Test(arguments: backends, [(1, 1, 0), (20, 10, 2), (40, 10, 39), (3, 1000, 999), (1, 40000, 12345)])
+    @Test(arguments: backends, [(1, 1, 0), (20, 10, 2), (40, 10, 39), (21, 10, 203), (3, 1000, 999), (1, 40000, 12345)])
     func nonFiniteLogitsAreReportedWithTheirPosition(_ backendCase: BackendCase, shape: (Int, Int, Int)) throws {
         let backend = try backendCase.make()
         let (n, c, position) = shape
@@ -34,6 +34,17 @@ import TestSupport
         }
         #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 2", label: -1, classes: 4, ignoreIndex: -100)) {
             _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 3, -1]))
+        }
+        // Eight rows at a time (OpenCL's lanes variant, its last block overlapping the one before):
+        // the first bad row of two, with class weights too (the mean's divisor never reads w[y]
+        // for a label out of range).
+        var labels = [Int32](repeating: 1, count: 21)
+        labels[19] = 7
+        labels[9] = -3
+        for weights in [nil, [Float](repeating: 0.5, count: 4)] {
+            #expect(throws: SoftmaxError.labelOutOfRange(source: "labels", location: "row 9", label: -3, classes: 4, ignoreIndex: -100)) {
+                _ = try backend.crossEntropy(logits: Matrix(rows: 21, cols: 4), targets: .classIndices(labels), options: .init(classWeights: weights))
+            }
         }
         #expect(throws: SoftmaxError.shapeMismatch(what: "labels", expected: "3 labels (one per logits row)", got: "2")) {
             _ = try backend.crossEntropy(logits: logits, targets: .classIndices([0, 1]))

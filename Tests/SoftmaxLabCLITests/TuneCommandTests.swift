@@ -147,6 +147,29 @@ import TestSupport
         #expect(short.chosen?.isDefault == true)
     }
 
+    /// `--candidates FILE`: the defaults and the given parameter sets only (a duplicate of the
+    /// defaults, written in another key order, measured once), recorded like any tune; a line that
+    /// is not a parameter set of the backend is one sentence naming the file and line.
+    @Test func givenCandidatesAreMeasuredAgainstTheDefaults() throws {
+        let files = try TestFiles()
+        let db = files.path("tune.sqlite"), list = files.path("candidates.txt")
+        let one = TuningJSONProbe.json(SwiftParameters(threads: 1))
+        let defaultsReordered = #"{"threads":\#(SwiftParameters.defaults.threads),"rangesPerThread":4,"lanesMaxClasses":64,"columnSplitMinClasses":16384,"halfTileElements":16384}"#
+        try "\(one)\n\n\(defaultsReordered)\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let r = Self.tune(db, shapes: "64x10", ["--candidates", list])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(try Self.rows(db, "SELECT is_default, parameters, check_result FROM tuning ORDER BY id")
+                == ["1|\(TuningJSONProbe.json(.defaults))|ok", "0|\(one)|ok"])
+        #expect(try Self.rows(db, "SELECT json_extract(config, '$.candidates') FROM runs") == [list])
+
+        try "\(one)\n{\"threads\":2}\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let bad = Self.tune(db, shapes: "64x10", ["--candidates", list])
+        #expect(bad.exitCode != 0)
+        #expect(bad.standardError.contains("--candidates \(list) line 2: {\"threads\":2} is not a parameter set of the swift backend"), "\(bad.standardError)")
+        let noBackend = CommandRunner.run(["tune", "--shapes", "64x10", "--candidates", list, "--db", db])
+        #expect(noBackend.exitCode != 0 && noBackend.standardError.contains("give --backend swift or --backend opencl"), "\(noBackend.standardError)")
+    }
+
     /// The choice among finalists: the defaults unless beaten by more than 1%.
     @Test func theDefaultsAreKeptUnlessBeatenByMoreThanOnePercent() {
         typealias T = Tuner<SwiftBackend>

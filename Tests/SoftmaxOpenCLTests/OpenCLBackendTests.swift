@@ -10,7 +10,7 @@ import TestSupport
         if TestBackends.openCLRequired {
             #expect(!TestBackends.openCLDevices.isEmpty, "CI installs pocl-opencl-icd, but no OpenCL device was found")
         }
-        #expect(TestBackends.openCL.count == 3 * TestBackends.openCLDevices.count)
+        #expect(TestBackends.openCL.count == 4 * TestBackends.openCLDevices.count, "row, work-groups of 32 and of the largest size, lanes")
     }
 
     @Test(arguments: TestBackends.openCLDevices)

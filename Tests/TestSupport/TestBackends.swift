@@ -16,7 +16,7 @@ public enum TestBackends {
     static let openCLAPI = try? OpenCLAPI()
 
     public static let openCL: [BackendCase] = openCLDevices.flatMap { device in
-        cases(device, [rowVariant, KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32), largestWorkGroup(device)])
+        cases(device, [rowVariant, KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32), largestWorkGroup(device), lanesVariant])
     }
 
     public static let all: [BackendCase] = [swift] + openCL
@@ -25,10 +25,13 @@ public enum TestBackends {
     /// (so one program build serves both): for suites that build programs of their own (16-bit
     /// storage, a build per pair of types), where every parameter set is one more PoCL build.
     public static let bothVariantsOnce: [BackendCase] = [swift] + openCLDevices.flatMap { device in
-        cases(device, [rowVariant, largestWorkGroup(device)])
+        cases(device, [rowVariant, largestWorkGroup(device), lanesVariant])
     }
 
     static let rowVariant = KernelParameters(xentVariant: .rowPerWorkItem)
+    /// Rows of more than `KernelParameters.lanesMaxClasses` classes, or fewer than 8 rows, take the
+    /// row variant here.
+    static let lanesVariant = KernelParameters(xentVariant: .rowsInLanes)
 
     static func largestWorkGroup(_ device: OpenCLDevice) -> KernelParameters {
         KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: min(256, device.maxWorkGroupSize))
