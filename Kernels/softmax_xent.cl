@@ -311,17 +311,20 @@ inline int first_equal(__global const LOGIT_T* f, const int b0, const int b1, co
     return b0;
 }
 
+// The parameters of the three fused variants, in the order XentLaunch.arguments lists them.
+#define XENT_PARAMETERS \
+    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs, \
+    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum, \
+    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad, \
+    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda, \
+    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit
+
 // With a 16-bit gradient the row variant cannot park pass one's exponentials in the gradient row
 // (they would be rounded): pass two then computes each entry from the logits again, a second
 // exponential, label included, and rounds it once.
 #define RECOMPUTE (XENT_GRAD != 0)
 
-__kernel void softmax_xent_fwd_bwd_row(
-    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
-    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
-    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
-    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
-    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
+__kernel void softmax_xent_fwd_bwd_row(XENT_PARAMETERS) {
     const int i = get_global_id(0);
     if (i >= N) return;
     __global const LOGIT_T* f = logits + (size_t)i * C;
@@ -581,12 +584,7 @@ inline void work_group_argmax(__local float* v, __local int* k, const int lid, c
 // Each work-item keeps its first XENT_CACHE elements of the row (after the softcap) in registers
 // between the passes, so a row of up to wg·XENT_CACHE floats (32768 with 1024 work-items) is read
 // from memory once; the rest of a longer row is read again.
-__kernel void softmax_xent_fwd_bwd(
-    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
-    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
-    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
-    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
-    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
+__kernel void softmax_xent_fwd_bwd(XENT_PARAMETERS) {
     __local float lm[XENT_WG], ls[XENT_WG], la[XENT_WG], lb[XENT_WG];
     __local int li[XENT_WG];
     const int i = get_group_id(0);
@@ -737,12 +735,7 @@ inline void lanes_report(__global int* word, const int8 mask, const int r0) {
     if (mask.s7) atomic_min(word, r0 + 7);
 }
 
-__kernel void softmax_xent_fwd_bwd_lanes(
-    const int N, const int C, __global const LOGIT_T* logits, __global const int* labels, __global const float* probs,
-    __global const float* weights, const int use_probs, const int has_weights, const float eps, const float weight_sum,
-    const int ignore_index, __global const float* denominator, const int mean, __global GRAD_T* grad, const int write_grad,
-    __global float* row_loss, __global float* row_lse, __global int* status, const float cap, const float z_lambda,
-    const int want_argmax, __global int* pred, __global float* row_z, __global float* row_hit) {
+__kernel void softmax_xent_fwd_bwd_lanes(XENT_PARAMETERS) {
     if ((int)get_global_id(0) * 8 >= N || N < 8 || C > XENT_LANES_MAX_C) return;
     const int r0 = min((int)get_global_id(0) * 8, N - 8);
     __global const LOGIT_T* f = logits + (size_t)r0 * C;

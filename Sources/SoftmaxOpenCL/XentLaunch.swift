@@ -2,7 +2,7 @@ import COpenCL
 
 /// The arguments of one fused cross-entropy launch (`softmax_xent_fwd_bwd_row`,
 /// `softmax_xent_fwd_bwd` and `softmax_xent_fwd_bwd_lanes` share them), by name; `arguments` lists them in the kernels' parameter
-/// order, the one place that order is written on the host.
+/// order, the one place that order is written on the host (`XENT_PARAMETERS` in the kernels).
 struct XentLaunch {
     var rows: Int
     var classes: Int
