@@ -11,7 +11,8 @@ public struct KernelParameters: Sendable, Hashable, Codable {
         case rowsInLanes
     }
 
-    /// The longest rows the lanes variant takes (its private arrays are this long).
+    /// The longest rows the lanes variant takes (its private arrays are this long; the kernels
+    /// get it as `XENT_LANES_MAX_C`).
     public static let lanesMaxClasses = 64
 
     /// nil: chosen per call from the device type and C.
@@ -73,6 +74,7 @@ public struct KernelParameters: Sendable, Hashable, Codable {
 
     var defines: String {
         "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define XENT_CACHE \(xentCache)\n#define TILE \(tile)\n"
+            + "#define XENT_LANES_MAX_C \(Self.lanesMaxClasses)\n"
     }
 
     /// Work-items per row for rows of `classes`: enough that each holds at most `xentCache` logits,
