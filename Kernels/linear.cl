@@ -3,7 +3,10 @@
 // Contract (row-major float32; x (N, D), w (D, C), b (C), g (N, C)):
 //   matmul_bias:  scores (N, C) = x·w + b
 //   matmul_tn_l2: dw (D, C)     = xᵀ·g + l2·w
-//   column_sums:  db (C)        = Σ_i g[i, :]
+//   column_sums:  db (C)        = Σ_i g[i, :]   (+ db when accumulate)
+//   matmul_strided: c[m, n] = Σ_k a[m, k]·b[k, n] (+ bias[n]) (+ c[m, n] when accumulate), each
+//                 operand given by an offset and a stride per index, so one kernel serves every
+//                 product of the fused linear cross-entropy in both classifier layouts
 //   sgd_momentum: v = μ·v + grad; p −= lr·v   (count elements)
 // The products are TILE×TILE tiles through local memory, launched on 2-D ranges rounded up to the
 // tile (work-items outside the matrix load zeros and store nothing).
@@ -48,12 +51,64 @@ void matmul_tn_l2(const int N, const int D, const int C, __global const float* x
     if (row < D && col < C) dw[(size_t)row * C + col] = acc + l2 * w[(size_t)row * C + col];
 }
 
-__kernel void column_sums(const int N, const int C, __global const float* g, __global float* db) {
+__kernel void column_sums(const int N, const int C, __global const float* g, __global float* db, const int accumulate) {
     const int col = get_global_id(0);
     if (col >= C) return;
     float s = 0.0f;
     for (int i = 0; i < N; ++i) s += g[(size_t)i * C + col];
-    db[col] = s;
+    db[col] = accumulate ? db[col] + s : s;
+}
+
+// matmul_strided: a work-group of TILE×TILE work-items computes an LX_EDGE×LX_EDGE tile of c, each
+// work-item LX_WPT×LX_WPT entries a TILE apart (so its local-memory reads of a row of the tile are
+// a TILE apart too, conflict-free). Per step of TILE along k, both operands' tiles go through local
+// memory, each work-item loading LX_WPT values of each; the loads walk whichever index of an
+// operand has stride 1 fastest, so neighbouring work-items read neighbouring addresses in either
+// layout. Launched on (⌈n/LX_EDGE⌉·TILE, ⌈m/LX_EDGE⌉·TILE); work-items past the edges load zeros
+// and store nothing.
+#ifndef LX_WPT
+#define LX_WPT 4
+#endif
+#define LX_EDGE (TILE * LX_WPT)
+__kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
+void matmul_strided(const int M, const int NC, const int K,
+                    __global const float* a, const long a_off, const long a_rs, const long a_cs,
+                    __global const float* b, const long b_off, const long b_rs, const long b_cs,
+                    __global const float* bias, const int has_bias,
+                    __global float* c, const long c_off, const long c_rs, const int accumulate) {
+    __local float as[TILE][LX_EDGE + 1], bs[TILE][LX_EDGE + 1];
+    const int lx = get_local_id(0), ly = get_local_id(1), lid = ly * TILE + lx;
+    const int n0 = get_group_id(0) * LX_EDGE, m0 = get_group_id(1) * LX_EDGE;
+    float acc[LX_WPT][LX_WPT];
+    for (int i = 0; i < LX_WPT; ++i) for (int j = 0; j < LX_WPT; ++j) acc[i][j] = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += TILE) {
+        for (int e = 0; e < LX_WPT; ++e) {
+            const int idx = lid + e * TILE * TILE;
+            const int ak = a_cs == 1 ? idx % TILE : idx / LX_EDGE, am = a_cs == 1 ? idx / TILE : idx % LX_EDGE;
+            as[ak][am] = (m0 + am < M && k0 + ak < K) ? a[a_off + (m0 + am) * a_rs + (k0 + ak) * a_cs] : 0.0f;
+            const int bk = b_rs == 1 ? idx % TILE : idx / LX_EDGE, bn = b_rs == 1 ? idx / TILE : idx % LX_EDGE;
+            bs[bk][bn] = (n0 + bn < NC && k0 + bk < K) ? b[b_off + (k0 + bk) * b_rs + (n0 + bn) * b_cs] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < TILE; ++k) {
+            float ar[LX_WPT], br[LX_WPT];
+            for (int i = 0; i < LX_WPT; ++i) ar[i] = as[k][ly + i * TILE];
+            for (int j = 0; j < LX_WPT; ++j) br[j] = bs[k][lx + j * TILE];
+            for (int i = 0; i < LX_WPT; ++i) for (int j = 0; j < LX_WPT; ++j) acc[i][j] = fma(ar[i], br[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < LX_WPT; ++i) {
+        const int m = m0 + ly + i * TILE;
+        if (m >= M) break;
+        for (int j = 0; j < LX_WPT; ++j) {
+            const int n = n0 + lx + j * TILE;
+            if (n >= NC) break;
+            const long at = c_off + m * c_rs + n;
+            const float v = acc[i][j] + (has_bias ? bias[n] : 0.0f);
+            c[at] = accumulate ? c[at] + v : v;
+        }
+    }
 }
 
 __kernel void sgd_momentum(const int count, __global float* p, __global const float* grad, __global float* v,

@@ -212,8 +212,7 @@ public final class SwiftBackend: ComputeBackend {
         try outputs.validate(hidden: hidden, classifier: classifier, layout: layout, bias: bias, options: options)
         let n = hidden.rows, d = hidden.cols, v = LinearCrossEntropyOutputs<HostBuffer, HostLabels>.vocabulary(classifier, layout)
         guard case .classIndices(let labels) = targets else {
-            throw SoftmaxError.invalidOption(
-                "the fused linear cross-entropy takes class-index targets only: probability targets are an N×V matrix themselves, the size it exists to avoid")
+            throw LinearCrossEntropyFault.probabilityTargets
         }
         guard labels.values.count == n else {
             throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per hidden row)", got: "\(labels.values.count)")
@@ -246,16 +245,13 @@ public final class SwiftBackend: ComputeBackend {
             }
         }
         if let row = totals.firstNonFiniteRow {
-            // Name the input at fault: a non-finite value in H or W, or logits that overflowed.
-            for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier")] {
-                if let i = UnsafeBufferPointer(start: buffer.pointer, count: buffer.count).firstIndex(where: { !$0.isFinite }) {
-                    throw SoftmaxError.nonFinite(source: what, row: i / buffer.cols, column: i % buffer.cols, value: buffer.pointer[i])
+            // Name the input at fault: a non-finite value in H, W or b, or logits that overflowed.
+            for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier"), (bias, "bias")] {
+                if let buffer, let e = LinearCrossEntropyFault.nonFinite(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count), cols: buffer.cols, what: what) {
+                    throw e
                 }
             }
-            if let bias, let j = UnsafeBufferPointer(start: bias.pointer, count: bias.count).firstIndex(where: { !$0.isFinite }) {
-                throw SoftmaxError.nonFinite(source: "bias", row: 0, column: j, value: bias.pointer[j])
-            }
-            throw SoftmaxError.invalidOption("the logits of row \(row) overflow float32 (H·W + b is beyond ±3.4e38)")
+            throw LinearCrossEntropyFault.overflow(row: row)
         }
         return reduction.value(totals, accuracy: outputs.accuracy)
     }

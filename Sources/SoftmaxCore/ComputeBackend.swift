@@ -179,15 +179,6 @@ public protocol ComputeBackend: AnyObject {
 }
 
 extension ComputeBackend {
-    public func linearCrossEntropy(
-        hidden: FloatBuffer, classifier: FloatBuffer, layout: ClassifierLayout, bias: FloatBuffer?,
-        targets: BackendTargets<IndexBuffer, FloatBuffer>,
-        options: CrossEntropyOptions,
-        outputs: LinearCrossEntropyOutputs<FloatBuffer, IndexBuffer>
-    ) throws -> CrossEntropyValue {
-        throw SoftmaxError.invalidOption("the \(name) backend has no fused linear cross-entropy yet; use --backend swift")
-    }
-
     public func synchronize() throws {}
 
     public func deviceMilliseconds(of body: () throws -> Void) throws -> Double? {

@@ -82,3 +82,21 @@ public struct LinearCrossEntropyResult: Sendable {
     public var classifierGradient: Matrix?
     public var biasGradient: [Float]?
 }
+
+/// What every backend's fused linear call says about inputs it cannot take.
+public enum LinearCrossEntropyFault {
+    /// Probability targets are refused.
+    public static let probabilityTargets = SoftmaxError.invalidOption(
+        "the fused linear cross-entropy takes class-index targets only: probability targets are an N×V matrix themselves, the size it exists to avoid")
+
+    /// The first non-finite entry of an input (`cols` wide), as the error that names it; nil when all are finite.
+    public static func nonFinite(_ values: UnsafeBufferPointer<Float>, cols: Int, what: String) -> SoftmaxError? {
+        guard let i = values.firstIndex(where: { !$0.isFinite }) else { return nil }
+        return .nonFinite(source: what, row: i / cols, column: i % cols, value: values[i])
+    }
+
+    /// Finite inputs whose logits in `row` are not finite.
+    public static func overflow(row: Int) -> SoftmaxError {
+        .invalidOption("the logits of row \(row) overflow float32 (H·W + b is beyond ±3.4e38)")
+    }
+}

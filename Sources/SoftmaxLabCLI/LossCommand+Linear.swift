@@ -1,6 +1,5 @@
 import Foundation
 import SoftmaxCore
-import SoftmaxCPU
 
 /// `softmax-lab loss --hidden H --classifier W [--bias B]`: the fused linear cross-entropy of
 /// f = H·W + b, with the gradients of H, W and b written where asked.
@@ -28,14 +27,7 @@ extension LossCommand {
         let l = try InputFiles.labels(labels!)
         try InputValidation.validate(logits: Shape(rows: h.matrix.rows, cols: v), targets: .classIndices(l.labels), options: options,
                                      labelSource: l.name, rowName: l.locate)
-        // Only the Swift backend has the fused linear op so far: auto takes it without asking OpenCL.
-        let compute: any ComputeBackend
-        if backend.backend == nil {
-            compute = SwiftBackend()
-            Console.current.note("backend: swift (the fused linear cross-entropy runs on the swift backend)")
-        } else {
-            compute = try backend.make()
-        }
+        let compute = try backend.make()
         let wantGradients = outputs.contains { $0 != nil }
         let result = try compute.linearCrossEntropy(
             hidden: h.matrix, classifier: w.matrix, layout: classifierLayout, bias: b, targets: .classIndices(l.labels), options: options,

@@ -25,15 +25,38 @@ public struct KernelParameters: Sendable, Hashable, Codable {
     public var xentCache: Int
     /// Vector width of the row-per-work-item variant: 4, 8 or 16.
     public var vectorWidth: Int
-    /// Tile edge of the matrix products.
+    /// Tile edge of the matrix products (the work-group's edge; `matmul_strided` computes
+    /// 4·tile × 4·tile entries per group).
     public var tile: Int
+    /// Rows per block of the fused linear cross-entropy (a block's logits and their gradient are
+    /// the call's workspace); nil: `linearBlockRows(rows:vocabulary:gradient:device:)` chooses.
+    /// Not a kernel define: changing it rebuilds nothing.
+    public var linearBlockRows: Int?
 
-    public init(xentVariant: XentVariant? = nil, xentWorkGroupSize: Int = 256, xentCache: Int = 32, vectorWidth: Int = 16, tile: Int = 16) {
+    public init(xentVariant: XentVariant? = nil, xentWorkGroupSize: Int = 256, xentCache: Int = 32, vectorWidth: Int = 16, tile: Int = 16,
+                linearBlockRows: Int? = nil) {
         self.xentVariant = xentVariant
         self.xentWorkGroupSize = xentWorkGroupSize
         self.xentCache = xentCache
         self.vectorWidth = vectorWidth
         self.tile = tile
+        self.linearBlockRows = linearBlockRows
+    }
+
+    /// The most bytes the automatic block of the fused linear cross-entropy takes for its logits
+    /// and gradient: 48 MiB on a CPU device (the Swift backend's cap), 512 MiB on a GPU (whose
+    /// products want a few hundred rows at V = 256000), never more than an eighth of the device's
+    /// memory or one allocation.
+    static func linearBlockBudget(device: OpenCLDevice) -> Int {
+        min(device.isGPU ? 512 << 20 : 48 << 20, Int(device.globalMemoryBytes) / 8, Int(device.maxAllocationBytes))
+    }
+
+    /// Rows per block: the parameter when set, else as many as the budget allows (at least one,
+    /// at most the batch).
+    func linearBlockRows(rows n: Int, vocabulary v: Int, gradient: Bool, device: OpenCLDevice) -> Int {
+        if let b = linearBlockRows { return max(1, min(b, n)) }
+        let perRow = v * 4 * (gradient ? 2 : 1)
+        return max(1, min(n, Self.linearBlockBudget(device: device) / max(perRow, 1)))
     }
 
     /// Defaults for a device: work-groups no larger than it allows. GPUs may use up to 1024

@@ -20,6 +20,7 @@ public final class OpenCLAPI: @unchecked Sendable {
     let enqueueWriteBuffer: PFN_clEnqueueWriteBuffer
     let enqueueReadBuffer: PFN_clEnqueueReadBuffer
     let enqueueFillBuffer: PFN_clEnqueueFillBuffer
+    let enqueueCopyBuffer: PFN_clEnqueueCopyBuffer
     let createProgramWithSource: PFN_clCreateProgramWithSource
     let buildProgram: PFN_clBuildProgram
     let getProgramBuildInfo: PFN_clGetProgramBuildInfo
@@ -53,6 +54,7 @@ public final class OpenCLAPI: @unchecked Sendable {
         enqueueWriteBuffer = try symbol("clEnqueueWriteBuffer")
         enqueueReadBuffer = try symbol("clEnqueueReadBuffer")
         enqueueFillBuffer = try symbol("clEnqueueFillBuffer")
+        enqueueCopyBuffer = try symbol("clEnqueueCopyBuffer")
         createProgramWithSource = try symbol("clCreateProgramWithSource")
         buildProgram = try symbol("clBuildProgram")
         getProgramBuildInfo = try symbol("clGetProgramBuildInfo")

@@ -13,22 +13,22 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     let api: OpenCLAPI
     let session: OpenCLSession
     let queue: cl_command_queue
-    private var kernels: [String: cl_kernel] = [:]
+    var kernels: [String: cl_kernel] = [:]
     /// The fused kernels for 16-bit storage, by "kernel|logits|gradient".
     private var storageKernels: [String: cl_kernel] = [:]
     /// The kernels' source, kept for the 16-bit builds.
     private let source: String
     /// For arguments a call does not use (OpenCL has no null buffer arguments in every driver).
-    private let placeholder: cl_mem
+    let placeholder: cl_mem
     /// [first non-finite logits row, first bad-label row, first non-finite target row], preset per call.
-    private let status: cl_mem
+    let status: cl_mem
     /// The reduced loss, its z part and the hit count of the last fused call.
-    private let loss: cl_mem
+    let loss: cl_mem
     /// The mean's divisors: Σ w_y and the counted rows.
-    private let denominator: cl_mem
+    let denominator: cl_mem
     private let counter: cl_mem
     /// What `status` is preset to; a non-blocking write reads it later, so it never changes.
-    private let statusPreset: [Int32] = [Int32.max, Int32.max, Int32.max]
+    let statusPreset: [Int32] = [Int32.max, Int32.max, Int32.max]
     /// Per-row buffers of calls whose caller does not want them, kept for the next call of as many
     /// rows: loss, lse, z part, hit, prediction.
     private var scratch: RowScratch?
@@ -62,7 +62,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         counter = try allocate(4)
         let program = try session.program(source: source, defines: self.parameters.defines)
         for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "softmax_xent_fwd_bwd_lanes", "xent_denominator", "xent_reduce", "matmul_bias",
-                     "matmul_tn_l2", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
+                     "matmul_tn_l2", "matmul_strided", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
             var s: cl_int = 0
             guard let k = api.createKernel(program, name, &s), s == CL_SUCCESS else { throw OpenCLError(status: s, call: "clCreateKernel(\(name))") }
             kernels[name] = k
@@ -95,7 +95,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     // MARK: Memory
 
-    private func allocate(bytes: Int, what: String) throws -> cl_mem {
+    func allocate(bytes: Int, what: String) throws -> cl_mem {
         guard bytes <= openCLDevice.globalMemoryBytes else {
             throw SoftmaxError.invalidOption(
                 "\(what) needs \(Self.size(bytes)) but \(openCLDevice.name) has \(Self.size(Int(openCLDevice.globalMemoryBytes))) of memory (CL_DEVICE_GLOBAL_MEM_SIZE)")
@@ -154,7 +154,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     /// `count` values of a buffer from element `from` on, widened to float32.
-    private func read(_ buffer: OpenCLBuffer, from: Int, count: Int) throws -> [Float] {
+    func read(_ buffer: OpenCLBuffer, from: Int, count: Int) throws -> [Float] {
         let type = buffer.elementType
         func read<T: Numeric>(_ zero: T) throws -> [T] {
             var values = [T](repeating: zero, count: count)
@@ -198,10 +198,11 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         case buffer(cl_mem)
         case int(Int)
         case float(Float)
+        case long(Int)
     }
 
     /// A fused kernel (`name`) for 16-bit logits or gradient, built on first use for the pair of types.
-    private func storageKernel(_ name: String, logits: ElementType, gradient: ElementType) throws -> cl_kernel {
+    func storageKernel(_ name: String, logits: ElementType, gradient: ElementType) throws -> cl_kernel {
         let key = "\(name)|\(logits.rawValue)|\(gradient.rawValue)"
         if let kernel = storageKernels[key] { return kernel }
         func code(_ type: ElementType) -> Int { type == .f32 ? 0 : type == .f16 ? 1 : 2 }
@@ -228,6 +229,9 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
                 var x = cl_int(truncatingIfNeeded: v)
                 s = api.setKernelArg(kernel, cl_uint(i), 4, &x)
             case .float(var x): s = api.setKernelArg(kernel, cl_uint(i), 4, &x)
+            case .long(let v):
+                var x = cl_long(v)
+                s = api.setKernelArg(kernel, cl_uint(i), 8, &x)
             }
             try api.check(s, "clSetKernelArg")
         }
@@ -315,25 +319,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             rowLoss: rowLoss, rowLse: lse, status: status,
             softcap: options.softcap ?? 0, zLoss: options.zLoss, wantArgmax: outputs.accuracy,
             predictions: outputs.predictions?.mem ?? rows.predictions.mem, rowZ: rows.z.mem, rowHit: rows.hit.mem).arguments
-        // 16-bit logits or gradient: the same kernels built for the pair of types (softmax_xent.cl).
-        let gradientType = outputs.gradient?.elementType ?? .f32
-        func kernel(_ name: String) throws -> cl_kernel {
-            logits.elementType == .f32 && gradientType == .f32 ? kernels[name]! : try storageKernel(name, logits: logits.elementType, gradient: gradientType)
-        }
-        switch parameters.variant(rows: n, classes: c, device: openCLDevice) {
-        case .rowPerWorkItem:
-            try launch(try kernel("softmax_xent_fwd_bwd_row"), name: "softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
-        case .workGroupPerRow:
-            let rowGroup = parameters.rowWorkGroupSize(classes: c)
-            try launch(try kernel("softmax_xent_fwd_bwd"), name: "softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
-        case .rowsInLanes:
-            // An explicit, small work-group: PoCL picked 4096 work-items, whose private arrays
-            // (4 KB each) overflowed its thread's stack.
-            let group = min(64, max(openCLDevice.maxWorkGroupSize, 1))
-            let items = (n + 7) / 8
-            try launch(try kernel("softmax_xent_fwd_bwd_lanes"), name: "softmax_xent_fwd_bwd_lanes",
-                       global: [(items + group - 1) / group * group], local: [group], arguments)
-        }
+        try launchFused(rows: n, classes: c, logitType: logits.elementType, gradientType: outputs.gradient?.elementType ?? .f32, arguments)
         try launch("xent_reduce", global: [wg], local: [wg], [
             .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),
             .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
@@ -367,8 +353,31 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
                                  correct: outputs.accuracy ? Int(values[2]) : nil)
     }
 
+    /// The fused variant the parameters choose for `rows` × `classes`, with `arguments` (an
+    /// `XentLaunch`'s); 16-bit logits or gradient take the same kernels built for the pair of types
+    /// (softmax_xent.cl).
+    func launchFused(rows n: Int, classes c: Int, logitType: ElementType, gradientType: ElementType, _ arguments: [Argument]) throws {
+        func kernel(_ name: String) throws -> cl_kernel {
+            logitType == .f32 && gradientType == .f32 ? kernels[name]! : try storageKernel(name, logits: logitType, gradient: gradientType)
+        }
+        switch parameters.variant(rows: n, classes: c, device: openCLDevice) {
+        case .rowPerWorkItem:
+            try launch(try kernel("softmax_xent_fwd_bwd_row"), name: "softmax_xent_fwd_bwd_row", global: [n], local: nil, arguments)
+        case .workGroupPerRow:
+            let rowGroup = parameters.rowWorkGroupSize(classes: c)
+            try launch(try kernel("softmax_xent_fwd_bwd"), name: "softmax_xent_fwd_bwd", global: [n * rowGroup], local: [rowGroup], arguments)
+        case .rowsInLanes:
+            // An explicit, small work-group: PoCL picked 4096 work-items, whose private arrays
+            // (4 KB each) overflowed its thread's stack.
+            let group = min(64, max(openCLDevice.maxWorkGroupSize, 1))
+            let items = (n + 7) / 8
+            try launch(try kernel("softmax_xent_fwd_bwd_lanes"), name: "softmax_xent_fwd_bwd_lanes",
+                       global: [(items + group - 1) / group * group], local: [group], arguments)
+        }
+    }
+
     /// Per-row buffers the kernels write whether or not the caller wants them.
-    private struct RowScratch {
+    struct RowScratch {
         var rows: Int
         var rowLoss: OpenCLBuffer
         var lse: OpenCLBuffer
@@ -379,7 +388,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
     /// The scratch row buffers for n rows, reused while calls keep the same row count (every
     /// training step), created without the zero fill since the kernels write every row they read.
-    private func rowScratch(rows n: Int) throws -> RowScratch {
+    func rowScratch(rows n: Int) throws -> RowScratch {
         if let scratch, scratch.rows == n { return scratch }
         scratch = nil
         let bytes = n * 4
@@ -395,14 +404,14 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     }
 
     /// The error for the first non-finite value of a row that the kernel flagged (reads that row only).
-    private func nonFinite(in buffer: OpenCLBuffer, row: Int, source: String) throws -> SoftmaxError {
+    func nonFinite(in buffer: OpenCLBuffer, row: Int, source: String) throws -> SoftmaxError {
         let values = try read(buffer, from: row * buffer.cols, count: buffer.cols)
         let column = values.firstIndex { !$0.isFinite } ?? 0
         return SoftmaxError.nonFinite(source: source, row: row, column: column, value: values[column])
     }
 
     /// Class weights live on the device; re-uploaded only when they change.
-    private func weightBuffer(_ weights: [Float]?) throws -> OpenCLBuffer? {
+    func weightBuffer(_ weights: [Float]?) throws -> OpenCLBuffer? {
         guard let weights else { return nil }
         if let cached = cachedWeights, cached.values == weights { return cached.buffer }
         let buffer = try makeBuffer(Matrix(rows: 1, cols: weights.count, storage: weights))
@@ -426,7 +435,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         let t = parameters.tile
         try launch("matmul_tn_l2", global: [c, d], local: [t, t], [
             .int(n), .int(d), .int(c), .buffer(x.mem), .buffer(gradient.mem), .buffer(weights.mem), .float(l2), .buffer(weightGradient.mem)])
-        try launch("column_sums", global: [c], local: nil, [.int(n), .int(c), .buffer(gradient.mem), .buffer(biasGradient.mem)])
+        try launch("column_sums", global: [c], local: nil, [.int(n), .int(c), .buffer(gradient.mem), .buffer(biasGradient.mem), .int(0)])
     }
 
     public func sgdStep(parameter: OpenCLBuffer, gradient: OpenCLBuffer, velocity: OpenCLBuffer, learningRate: Float, momentum: Float) throws {

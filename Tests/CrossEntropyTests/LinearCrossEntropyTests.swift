@@ -3,8 +3,8 @@ import SoftmaxCore
 import Testing
 import TestSupport
 
-/// The fused linear cross-entropy against the float64 oracle (logits formed in float64): tile
-/// edges in rows and vocabulary, D = 1, N = 1, V = 1, V smaller than a tile, logits near ±1e4,
+/// The fused linear cross-entropy against the float64 oracle (logits formed in float64), on the
+/// Swift backend and every OpenCL device: tile and block edges in rows and vocabulary, D = 1, N = 1, V = 1, V smaller than a tile, logits near ±1e4,
 /// equal logits, every option and every pair of options, all rows ignored, bad input.
 @Suite struct LinearCrossEntropyTests {
     struct Case: Sendable, CustomStringConvertible {
@@ -28,10 +28,28 @@ import TestSupport
         Case(n: 20, d: 300, v: 129, tiles: (7, 40)),
     ]
 
-    static func backend(_ c: Case) -> SwiftBackend {
+    static func swiftBackend(_ c: Case) -> SwiftBackend {
         let b = SwiftBackend()
         b.linearTiles = c.tiles
         return b
+    }
+
+    /// The Swift backend with the case's tiles, and each OpenCL device in blocks of the case's rows.
+    static func backends(_ c: Case) throws -> [(name: String, backend: any ComputeBackend)] {
+        [("swift", swiftBackend(c) as any ComputeBackend)] + (try TestBackends.openCLLinear(blockRows: c.tiles?.rows).map { ($0.description, try $0.make()) })
+    }
+
+    /// `Conformance.linearCrossEntropy` on every backend of the case, each failure named by its backend.
+    static func conformance(_ c: Case, hidden: Matrix, classifier: Matrix, layout: ClassifierLayout = .dv, bias: [Float]?, labels: [Int32],
+                            options: CrossEntropyOptions = .init(), context: String) throws -> [String] {
+        try backends(c).flatMap { name, backend in
+            try Conformance.linearCrossEntropy(backend, hidden: hidden, classifier: classifier, layout: layout, bias: bias, labels: labels,
+                                               options: options, context: "\(name): \(context)")
+        }
+    }
+
+    @Test func openCLIsPresentWhereRequired() {
+        #expect(!TestBackends.openCLRequired || !TestBackends.openCLDevices.isEmpty, "CI=true but no OpenCL device: the OpenCL cases would not run")
     }
 
     static func inputs(_ c: Case, seed: UInt64, logitScale: Float = 3, biasScale: Float = 1)
@@ -51,9 +69,9 @@ import TestSupport
         let x = Self.inputs(c, seed: seed)
         var failures: [String] = []
         for layout in ClassifierLayout.allCases {
-            failures += try Conformance.linearCrossEntropy(Self.backend(c), hidden: x.h, classifier: x.w, layout: layout, bias: x.bias,
+            failures += try Self.conformance(c, hidden: x.h, classifier: x.w, layout: layout, bias: x.bias,
                                                            labels: x.labels, context: "seed \(seed) \(c)")
-            failures += try Conformance.linearCrossEntropy(Self.backend(c), hidden: x.h, classifier: x.w, layout: layout, bias: nil,
+            failures += try Self.conformance(c, hidden: x.h, classifier: x.w, layout: layout, bias: nil,
                                                            labels: x.labels, context: "seed \(seed) \(c) no bias")
         }
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
@@ -64,11 +82,11 @@ import TestSupport
         var failures: [String] = []
         // A bias of ±1e4 puts every logit near ±1e4; the products add a little spread.
         let big = Self.inputs(c, seed: 91, logitScale: 2, biasScale: 1e4)
-        failures += try Conformance.linearCrossEntropy(Self.backend(c), hidden: big.h, classifier: big.w, bias: big.bias, labels: big.labels,
+        failures += try Self.conformance(c, hidden: big.h, classifier: big.w, bias: big.bias, labels: big.labels,
                                                        context: "seed 91 logits near ±1e4")
         // W = 0 and no bias: every logit is 0, p = 1/V.
         let zero = Matrix(rows: c.d, cols: c.v)
-        failures += try Conformance.linearCrossEntropy(Self.backend(c), hidden: big.h, classifier: zero, bias: nil, labels: big.labels,
+        failures += try Self.conformance(c, hidden: big.h, classifier: zero, bias: nil, labels: big.labels,
                                                        context: "equal logits")
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(6).joined(separator: "\n")))
     }
@@ -102,7 +120,7 @@ import TestSupport
                     x.labels = x.labels.enumerated().map { $0.offset % 3 == 0 ? options.ignoreIndex : $0.element }
                 }
                 // The layouts alternate, so each option meets both.
-                failures += try Conformance.linearCrossEntropy(Self.backend(c), hidden: x.h, classifier: x.w,
+                failures += try Self.conformance(c, hidden: x.h, classifier: x.w,
                                                                layout: (index + shapeIndex) % 2 == 0 ? .dv : .vd,
                                                                bias: x.bias, labels: x.labels, options: options, context: "[\(name)] seed \(seed) \(c)")
             }
@@ -114,14 +132,16 @@ import TestSupport
         let c = Case(n: 8, d: 5, v: 40, tiles: (6, 16))
         let x = Self.inputs(c, seed: 5)
         let labels = [Int32](repeating: -100, count: c.n)
-        let got = try Self.backend(c).linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(labels))
-        #expect(got.value.loss.isNaN)
-        #expect(got.value.counted == 0)
-        #expect(got.hiddenGradient?.storage.allSatisfy { $0 == 0 } == true)
-        #expect(got.classifierGradient?.storage.allSatisfy { $0 == 0 } == true)
-        #expect(got.biasGradient?.allSatisfy { $0 == 0 } == true)
-        let failures = try Conformance.linearCrossEntropy(Self.backend(c), hidden: x.h, classifier: x.w, bias: x.bias, labels: labels,
-                                                          options: .init(reduction: .sum), context: "all ignored, sum")
+        for (name, backend) in try Self.backends(c) {
+            let got = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(labels))
+            #expect(got.value.loss.isNaN, "\(name)")
+            #expect(got.value.counted == 0, "\(name)")
+            #expect(got.hiddenGradient?.storage.allSatisfy { $0 == 0 } == true, "\(name)")
+            #expect(got.classifierGradient?.storage.allSatisfy { $0 == 0 } == true, "\(name)")
+            #expect(got.biasGradient?.allSatisfy { $0 == 0 } == true, "\(name)")
+        }
+        let failures = try Self.conformance(c, hidden: x.h, classifier: x.w, bias: x.bias, labels: labels,
+                                            options: .init(reduction: .sum), context: "all ignored, sum")
         #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
     }
 
@@ -129,42 +149,64 @@ import TestSupport
         let c = Case(n: 10, d: 12, v: 90, tiles: (6, 32))
         let x = Self.inputs(c, seed: 77)
         let options = CrossEntropyOptions(labelSmoothing: 0.2, softcap: 5)
-        let both = try Self.backend(c).linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels),
-                                                          options: options)
-        let lossOnly = try Self.backend(c).linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels),
-                                                              options: options, gradients: false)
-        #expect(lossOnly.hiddenGradient == nil && lossOnly.classifierGradient == nil)
-        #expect(abs(lossOnly.value.loss - both.value.loss) <= 1e-6 * abs(both.value.loss))
-        #expect(lossOnly.logSumExp == both.logSumExp)
-        #expect(zip(lossOnly.rowLosses, both.rowLosses).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) })
+        for (name, backend) in try Self.backends(c) {
+            let both = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), options: options)
+            let lossOnly = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels),
+                                                          options: options, gradients: false)
+            #expect(lossOnly.hiddenGradient == nil && lossOnly.classifierGradient == nil, "\(name)")
+            #expect(abs(lossOnly.value.loss - both.value.loss) <= 1e-6 * abs(both.value.loss), "\(name)")
+            #expect(lossOnly.logSumExp == both.logSumExp, "\(name)")
+            #expect(zip(lossOnly.rowLosses, both.rowLosses).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) }, "\(name)")
+        }
     }
 
     @Test func badInputIsOneSentence() throws {
-        let backend = SwiftBackend()
-        let h = Matrix(rows: 3, cols: 4, repeating: 0.5), w = Matrix(rows: 4, cols: 6, repeating: 0.1)
+        let h = Matrix(rows: 8, cols: 4, repeating: 0.5), w = Matrix(rows: 4, cols: 6, repeating: 0.1)
+        let labels: [Int32] = [0, 1, 2, 3, 4, 5, 0, 1]
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "no error" } catch { return "\(error)" }
         }
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: h, classifier: Matrix(rows: 5, cols: 6), bias: nil, targets: .classIndices([0, 1, 2]))
-        } == "classifier: expected 4 rows (one per hidden feature, D×V), got 5x6")
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, layout: .vd, bias: nil, targets: .classIndices([0, 1, 2]))
-        } == "classifier: expected 4 columns (one per hidden feature, V×D), got 4x6")
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .classIndices([0, 6, 2]))
-        } == "labels row 1: label 6 is outside 0..<6 (and is not the ignore index -100)")
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: [1, 2], targets: .classIndices([0, 1, 2]))
-        } == "bias: expected 1x6, got 1x2")
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .probabilities(Matrix(rows: 3, cols: 6)))
-        }.hasPrefix("the fused linear cross-entropy takes class-index targets only"))
-        var bad = h
-        bad[2, 1] = .nan
-        #expect(message {
-            _ = try backend.linearCrossEntropy(hidden: bad, classifier: w, bias: nil, targets: .classIndices([0, 1, 2]))
-        } == "hidden states row 2, column 1 is nan; inputs must be finite numbers")
+        // Blocks of 3 rows, so the rows at fault are in a later block than the first.
+        for (name, backend) in try Self.backends(Case(n: 8, d: 4, v: 6, tiles: (3, 4))) {
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: Matrix(rows: 5, cols: 6), bias: nil, targets: .classIndices(labels))
+            } == "classifier: expected 4 rows (one per hidden feature, D×V), got 5x6", "\(name)")
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: w, layout: .vd, bias: nil, targets: .classIndices(labels))
+            } == "classifier: expected 4 columns (one per hidden feature, V×D), got 4x6", "\(name)")
+            var badLabels = labels
+            badLabels[7] = 6
+            badLabels[4] = -3
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .classIndices(badLabels))
+            } == "labels row 4: label -3 is outside 0..<6 (and is not the ignore index -100)", "\(name)")
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: [1, 2], targets: .classIndices(labels))
+            } == "bias: expected 1x6, got 1x2", "\(name)")
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .probabilities(Matrix(rows: 8, cols: 6)))
+            }.hasPrefix("the fused linear cross-entropy takes class-index targets only"), "\(name)")
+            var bad = h
+            bad[5, 1] = .nan
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: bad, classifier: w, bias: nil, targets: .classIndices(labels))
+            } == "hidden states row 5, column 1 is nan; inputs must be finite numbers", "\(name)")
+            var badW = w
+            badW[3, 2] = .infinity
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: badW, bias: nil, targets: .classIndices(labels))
+            } == "classifier row 3, column 2 is inf; inputs must be finite numbers", "\(name)")
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: [0, 0, 0, 0, -.infinity, 0], targets: .classIndices(labels))
+            } == "bias row 0, column 4 is -inf; inputs must be finite numbers", "\(name)")
+            // Finite inputs whose products overflow float32 from row 6 on.
+            var huge = h
+            for k in 0..<4 { huge[6, k] = 3e37; huge[7, k] = 3e37 }
+            #expect(message {
+                _ = try backend.linearCrossEntropy(hidden: huge, classifier: Matrix(rows: 4, cols: 6, repeating: 10), bias: nil,
+                                                   targets: .classIndices(labels))
+            } == "the logits of row 6 overflow float32 (H·W + b is beyond ±3.4e38)", "\(name)")
+        }
     }
 
     @Test func theWorkspaceIsABlockNotTheBatch() {

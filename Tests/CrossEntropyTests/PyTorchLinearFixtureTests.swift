@@ -6,8 +6,8 @@ import Testing
 import TestSupport
 
 /// PyTorch's own `linear_cross_entropy` (made once by scripts/make-linear-fixture.py, float64
-/// autograd): the oracle must reproduce it to rounding, the Swift backend in both classifier
-/// layouts to float32 accuracy.
+/// autograd): the oracle must reproduce it to rounding, the Swift backend and every OpenCL device in
+/// both classifier layouts to float32 accuracy.
 @Suite struct PyTorchLinearFixtureTests {
     struct Case: Decodable, Sendable, CustomStringConvertible {
         var name: String
@@ -62,27 +62,34 @@ import TestSupport
         #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
     }
 
+    /// The Swift backend and each OpenCL device, with small tiles and blocks so a few of the cases
+    /// cross block and tile edges.
+    static func backends() throws -> [(name: String, backend: any ComputeBackend)] {
+        let swift = SwiftBackend()
+        swift.linearTiles = (rows: 6, vocab: 32)
+        return [("swift", swift as any ComputeBackend)] + (try TestBackends.openCLLinear(blockRows: 6).map { ($0.description, try $0.make()) })
+    }
+
     @Test(arguments: cases)
-    func swiftBackendMatchesPyTorch(_ c: Case) throws {
+    func everyBackendMatchesPyTorch(_ c: Case) throws {
         var failures: [String] = []
-        for layout in ClassifierLayout.allCases {
-            let w = Matrix(c.classifier)
-            let backend = SwiftBackend()
-            // Small tiles, so a few of the cases cross block and tile edges.
-            backend.linearTiles = (rows: 6, vocab: 32)
-            let got = try backend.linearCrossEntropy(
-                hidden: Matrix(c.hidden), classifier: layout == .dv ? w : w.transposed, layout: layout, bias: c.bias,
-                targets: .classIndices(c.labels), options: c.options)
-            let context = "\(c.name), classifier \(layout.rawValue)"
-            let loss = c.reduction == "none" ? got.rowLosses : [Float(got.value.loss)]
-            if let m = Comparison(atol: 2e-5, rtol: 2e-5).mismatches(loss, c.loss, context: "\(context): loss") { failures.append(m) }
-            let dW = layout == .dv ? got.classifierGradient! : got.classifierGradient!.transposed
-            for (name, actual, expected, cols) in [("dH", got.hiddenGradient!.storage, c.hiddenGradient.flatMap { $0 }, c.hidden[0].count),
-                                                   ("dW", dW.storage, c.classifierGradient.flatMap { $0 }, w.cols),
-                                                   ("db", got.biasGradient ?? [], c.biasGradient ?? [], w.cols)] {
-                let largest = expected.map(abs).max() ?? 0
-                if let m = Comparison(atol: 1e-5 * max(largest, 1e-6), rtol: 1e-4).mismatches(actual, expected, cols: cols, context: "\(context): \(name)") {
-                    failures.append(m)
+        for (name, backend) in try Self.backends() {
+            for layout in ClassifierLayout.allCases {
+                let w = Matrix(c.classifier)
+                let got = try backend.linearCrossEntropy(
+                    hidden: Matrix(c.hidden), classifier: layout == .dv ? w : w.transposed, layout: layout, bias: c.bias,
+                    targets: .classIndices(c.labels), options: c.options)
+                let context = "\(name): \(c.name), classifier \(layout.rawValue)"
+                let loss = c.reduction == "none" ? got.rowLosses : [Float(got.value.loss)]
+                if let m = Comparison(atol: 2e-5, rtol: 2e-5).mismatches(loss, c.loss, context: "\(context): loss") { failures.append(m) }
+                let dW = layout == .dv ? got.classifierGradient! : got.classifierGradient!.transposed
+                for (what, actual, expected, cols) in [("dH", got.hiddenGradient!.storage, c.hiddenGradient.flatMap { $0 }, c.hidden[0].count),
+                                                       ("dW", dW.storage, c.classifierGradient.flatMap { $0 }, w.cols),
+                                                       ("db", got.biasGradient ?? [], c.biasGradient ?? [], w.cols)] {
+                    let largest = expected.map(abs).max() ?? 0
+                    if let m = Comparison(atol: 1e-5 * max(largest, 1e-6), rtol: 1e-4).mismatches(actual, expected, cols: cols, context: "\(context): \(what)") {
+                        failures.append(m)
+                    }
                 }
             }
         }

@@ -3,6 +3,7 @@ import SoftmaxCore
 import SoftmaxLabCLI
 import SoftmaxReference
 import Testing
+import TestSupport
 
 /// `loss --hidden H --classifier W [--bias B]`: the fused linear cross-entropy from files, its
 /// gradients written as .npy in the classifier's layout, and bad input as one sentence.
@@ -36,7 +37,8 @@ import Testing
         return Problem(h: h, w: w, bias: bias, labels: labels)
     }
 
-    @Test func lossAndGradientsMatchTheOracleInBothLayouts() throws {
+    @Test(arguments: ["swift"] + (TestBackends.openCLDevices.isEmpty ? [] : ["opencl"]))
+    func lossAndGradientsMatchTheOracleInBothLayouts(_ backend: String) throws {
         let files = try TestFiles()
         let p = try problem(files, n: 23, d: 9, v: 301, seed: 12)
         let options = CrossEntropyOptions(labelSmoothing: 0.1, softcap: 3, zLoss: 0.01)
@@ -44,7 +46,8 @@ import Testing
                                                       targets: .classIndices(p.labels), options: options)
         for (file, layout) in [("w.npy", "dv"), ("wt.npy", "vd")] {
             let r = CommandRunner.run([
-                "loss", "--hidden", files.path("h.npy"), "--classifier", files.path(file), "--classifier-layout", layout, "--bias", files.path("b.npy"),
+                "loss", "--backend", backend, "--hidden", files.path("h.npy"), "--classifier", files.path(file), "--classifier-layout", layout,
+                "--bias", files.path("b.npy"),
                 "--labels", files.path("y.npy"), "--label-smoothing", "0.1", "--softcap", "3", "--z-loss", "0.01", "--json",
                 "--grad-hidden-out", files.path("dh-\(layout).npy"), "--grad-classifier-out", files.path("dw-\(layout).npy"),
                 "--grad-bias-out", files.path("db-\(layout).npy"),

@@ -46,6 +46,20 @@ public enum TestBackends {
         }
     }
 
+    /// Each OpenCL device for the fused linear cross-entropy: the device's default variant in
+    /// blocks of `blockRows` rows (nil: the automatic blocks), and the work-group variant (the GPU
+    /// default for long rows) in automatic blocks.
+    public static func openCLLinear(blockRows: Int?) -> [BackendCase] {
+        openCLDevices.flatMap { device in
+            [BackendCase("opencl \(device.name) blocks of \(blockRows.map(String.init) ?? "auto")") {
+                try OpenCLBackend(api: openCLAPI!, device: device, parameters: KernelParameters(linearBlockRows: blockRows))
+            },
+             BackendCase("opencl \(device.name) workGroupPerRow") {
+                 try OpenCLBackend(api: openCLAPI!, device: device, parameters: KernelParameters(xentVariant: .workGroupPerRow, xentWorkGroupSize: 32))
+             }]
+        }
+    }
+
     /// CI installs PoCL: there, an empty OpenCL list is a failure, not a skip.
     public static var openCLRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 }
