@@ -53,9 +53,11 @@ run)
     # in the backend's own configuration and in the others worth comparing on a GPU (one run, since
     # device time is scarce): rows per work-item; eight rows per work-item in vector lanes (C <= 64);
     # work-groups of up to 256/512/1024 work-items with 0, 32 or 64 logits per work-item cached in
-    # registers.
+    # registers. Then the fused linear cross-entropy at the shape and at Cut Cross-Entropy's
+    # (N = 8192, D = 2304, V = 256000), spot-checked against float64, timed, its device memory said.
     .device/softmax-lab-device --shapes 1024x32000,8192x128000,4096x1000,65536x10 \
-        --params auto,row,lanes,wg256c0,wg256c32,wg512c64,wg1024c0,wg1024c32 2>&1 | tee "$out/device-kernels.txt"
+        --params auto,row,lanes,wg256c0,wg256c32,wg512c64,wg1024c0,wg1024c32 \
+        --linear 2048x1024x32000,8192x2304x256000 --linear-repeat 2 2>&1 | tee "$out/device-kernels.txt"
     [ -x "$bin" ] || exit 0
     "$bin" devices 2>&1 | tee "$out/devices.txt"
     "$bin" gradcheck --backend opencl --db "$db" 2>&1 | tee "$out/gradcheck.txt"
@@ -84,6 +86,7 @@ print(f'loss swift {a:.7g} opencl {b:.7g} rel diff {abs(a-b)/abs(a):.2e}; gradie
     # that the bench below takes its choices and says so; the store comes back with $OUT.
     timeout 240 "$bin" tune --backend opencl --op xent --budget 2m --db "$db" 2>&1 | tee "$out/tune.txt" || true
     "$bin" bench --backend all --op xent --shapes 1024x32000,8192x128000,4096x1000,65536x10 --repeat 20 --db "$db" 2>&1 | tee "$out/bench.txt"
+    "$bin" bench --backend all --op linear-xent --shapes 2048x1024x32000 --repeat 3 --db "$db" 2>&1 | tee -a "$out/bench.txt"
     ;;
 *)
     echo "usage: scripts/device-check.sh build|run" >&2

@@ -1,5 +1,6 @@
 import Foundation
 import SoftmaxCore
+import SoftmaxOpenCL
 import SoftmaxReference
 
 /// One timed operation on one shape and backend.
@@ -161,10 +162,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
 
     /// The fused linear cross-entropy f = H·W + b → loss, ∂H, ∂W, ∂b (mean reduction, the run's
     /// softcap and z-loss) for H (N×D), W (D×V): 6·N·D·V flops, the logits never stored. Checked
-    /// first on sampled rows: the row's lse and loss against float64 logits, ∂H's row against the
-    /// float64 oracle of that row, and sampled entries of ∂W and ∂b against float64 sums over all
-    /// rows (the gradient's column formed with float64 logits and the backend's lse, which the
-    /// sampled rows check).
+    /// first on sampled rows and entries (`LinearSpotCheck`).
     func linearCrossEntropy(_ shape: Shape, features d: Int) throws -> BenchmarkResult {
         let n = shape.rows, v = shape.cols
         var rng = SeededGenerator(seed: seed ^ UInt64(n * 104_729 + v * 13 + d))
@@ -203,43 +201,10 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let (gotH, gotB) = (try backend.download(dh), try backend.download(db).storage)
         let gotW = layout == .dv ? try backend.download(dw) : try backend.download(dw).transposed
         let (gotLse, gotLoss) = (try backend.download(lse).storage, try backend.download(rowLoss).storage)
-        func logit(_ i: Int, _ j: Int) -> (value: Double, magnitude: Double) {
-            var f = Double(b.storage[j]), m = abs(f)
-            for e in 0..<d { let t = Double(h[i, e]) * Double(w[e, j]); f += t; m += abs(t) }
-            return (f, m)
-        }
-        var failure: String?
-        for i in sampledRows(n, &rng) where failure == nil {
-            let row = (0..<v).map { logit(i, $0) }
-            let magnitude = row.map(\.magnitude).max() ?? 0
-            let ce = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(rows: 1, cols: v, storage: row.map(\.value)),
-                                                    targets: .classIndices([labels[i]]), options: options)
-            let slack = 1e-5 + 1e-6 * magnitude
-            if abs(Double(gotLse[i]) - ce.logSumExp[0]) > slack || abs(Double(gotLoss[i]) - ce.rowLosses[0]) > slack * 4 {
-                failure = "wrong: row \(i) lse \(gotLse[i]) loss \(gotLoss[i]), expected \(ce.logSumExp[0]) and \(ce.rowLosses[0])"
-                break
-            }
-            // ∂H_i = Σ_j G_ij·W_j, G of the mean over N rows.
-            let g = ce.gradient.storage.map { $0 / Double(n) }
-            var want = [Double](repeating: 0, count: d), size = [Double](repeating: 0, count: d)
-            for j in 0..<v { for e in 0..<d { want[e] += g[j] * Double(w[e, j]); size[e] += abs(g[j] * Double(w[e, j])) } }
-            if let e = (0..<d).first(where: { abs(Double(gotH[i, $0]) - want[$0]) > 1e-4 * size[$0] + 1e-7 / Double(n) }) {
-                failure = "wrong: dH[\(i), \(e)] = \(gotH[i, e]), expected \(want[e])"
-            }
-        }
-        if failure == nil, options.softcap == nil, options.zLoss == 0 {
-            for j in Set([0, v - 1, Int.random(in: 0..<v, using: &rng)]).sorted() where failure == nil {
-                // G_ij = (exp(f_ij − lse_i) − δ(j, y_i))/N
-                let column = (0..<n).map { i in (exp(logit(i, j).value - Double(gotLse[i])) - (Int(labels[i]) == j ? 1 : 0)) / Double(n) }
-                let wantB = column.reduce(0, +), sizeB = column.map(abs).reduce(0, +)
-                if abs(Double(gotB[j]) - wantB) > 1e-4 * sizeB + 1e-9 { failure = "wrong: db[\(j)] = \(gotB[j]), expected \(wantB)"; break }
-                for e in Set([0, d - 1, Int.random(in: 0..<d, using: &rng)]).sorted() {
-                    var want = 0.0, size = 0.0
-                    for i in 0..<n { want += Double(h[i, e]) * column[i]; size += abs(Double(h[i, e]) * column[i]) }
-                    if abs(Double(gotW[e, j]) - want) > 1e-4 * size + 1e-9 { failure = "wrong: dW[\(e), \(j)] = \(gotW[e, j]), expected \(want)"; break }
-                }
-            }
-        }
+        let check = LinearSpotCheck(hidden: h, classifier: w, bias: b.storage, labels: labels, options: options)
+        let failure = check.failure(.init(lse: gotLse, rowLoss: gotLoss, hidden: gotH, classifier: gotW, bias: gotB),
+                                    rows: sampledRows(n, &rng), columns: Set([0, v - 1, Int.random(in: 0..<v, using: &rng)]).sorted(),
+                                    features: Set([0, d - 1, Int.random(in: 0..<d, using: &rng)]).sorted())
         guard failure == nil else { return result(name, label, nil, bytes: 0, flops: flops, copyGBs: nil, check: failure!) }
         if single, let singleTiming {
             var r = result(name, label, singleTiming, bytes: 0, flops: flops, copyGBs: nil, check: "ok")
@@ -249,8 +214,13 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let timing = try TimingSamples.measure(warmup: warmup, repeats: repeats) { try once(checking: false) }
         var r = result(name, label, timing, bytes: 0, flops: flops, copyGBs: nil, check: "ok")
         r.kernelTiming = try kernelTime { try once(checking: false) }
-        // Host memory: on a device the workspace lives in device memory, which this does not see.
-        if backend.name == "swift" { r.peakExtraBytes = try PeakMemory.extraBytes { try once(checking: false) } }
+        // Host memory for the Swift backend; on an OpenCL device the workspace is device memory,
+        // which the process's high-water mark does not see: the backend counts what it allocated.
+        if let device = backend as? OpenCLBackend {
+            r.peakExtraBytes = device.lastLinearWorkspaceBytes
+        } else {
+            r.peakExtraBytes = try PeakMemory.extraBytes { try once(checking: false) }
+        }
         return r
     }
 

@@ -34,11 +34,17 @@ extension OpenCLBackend {
         }
         let wantsGradient = outputs.hiddenGradient != nil || outputs.classifierGradient != nil || outputs.biasGradient != nil
         let b = parameters.linearBlockRows(rows: n, vocabulary: v, gradient: wantsGradient, device: openCLDevice)
+        // Every buffer of the call is made here and counted: the call's device memory beyond its
+        // inputs and outputs (`lastLinearWorkspaceBytes`).
+        var allocated = 0
+        defer { lastLinearWorkspaceBytes = allocated }
         func floats(_ rows: Int, _ cols: Int, _ what: String) throws -> OpenCLBuffer {
-            OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: what), api: api)
+            allocated += rows * cols * 4
+            return OpenCLBuffer(rows: rows, cols: cols, mem: try allocate(bytes: rows * cols * 4, what: what), api: api)
         }
         func ints(_ count: Int, _ what: String) throws -> OpenCLLabels {
-            OpenCLLabels(count: count, mem: try allocate(bytes: count * 4, what: what), api: api)
+            allocated += count * 4
+            return OpenCLLabels(count: count, mem: try allocate(bytes: count * 4, what: what), api: api)
         }
         let blockLogits = try floats(b, v, "a block of \(b) rows of logits (\(b)x\(v))")
         let blockGradient = wantsGradient ? try floats(b, v, "a block of \(b) rows of the logits' gradient (\(b)x\(v))") : nil
@@ -157,7 +163,8 @@ extension OpenCLBackend {
     }
 
     /// Bytes the fused linear cross-entropy allocates on the device beyond its inputs and outputs
-    /// for this shape (the formula above, every per-row buffer counted).
+    /// for this shape, by the formula above with every per-row buffer counted (at most: a call
+    /// given per-row outputs allocates fewer). A test holds it to `lastLinearWorkspaceBytes`.
     public func linearCrossEntropyWorkspaceBytes(rows n: Int, features d: Int, vocabulary v: Int, gradient: Bool = true) -> Int {
         let b = parameters.linearBlockRows(rows: n, vocabulary: v, gradient: gradient, device: openCLDevice)
         return b * v * 4 * (gradient ? 2 : 1) + 24 * b + 16 * n + 12 * ((n + b - 1) / b)

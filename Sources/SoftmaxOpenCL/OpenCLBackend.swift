@@ -33,6 +33,9 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
     /// rows: loss, lse, z part, hit, prediction.
     private var scratch: RowScratch?
     private var cachedWeights: (values: [Float], buffer: OpenCLBuffer)?
+    /// The device bytes the last fused linear cross-entropy allocated for itself (freed when it
+    /// returned): what `bench` records as its memory beyond inputs and outputs on a device.
+    public internal(set) var lastLinearWorkspaceBytes = 0
     /// Events of the kernels launched while `deviceMilliseconds` profiles.
     private var events: [cl_event]?
 

@@ -48,3 +48,27 @@ import TestSupport
         #expect(throws: OpenCLUnavailable.self) { _ = try OpenCLAPI(library: "/no/such/libOpenCL.so.1") }
     }
 }
+
+/// The fused linear cross-entropy's device memory: what a call allocates for itself is its block
+/// (logits and gradient) and per-row buffers, as the formula says, and does not grow with N·V.
+@Suite struct OpenCLLinearWorkspaceTests {
+    @Test(arguments: TestBackends.openCLDevices)
+    func theCallAllocatesWhatTheFormulaSays(_ device: OpenCLDevice) throws {
+        let api = try OpenCLAPI()
+        for (blockRows, n, v) in [(5, 23, 70), (nil, 40, 300), (64, 12, 9)] as [(Int?, Int, Int)] {
+            let backend = try OpenCLBackend(api: api, device: device, parameters: KernelParameters(linearBlockRows: blockRows))
+            let d = 6
+            var rng = SeededGenerator(seed: UInt64(n * v))
+            let h = RandomData.logits(n, d, scale: 1, &rng), w = RandomData.logits(d, v, scale: 1, &rng)
+            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .classIndices(RandomData.labels(n, classes: v, &rng)))
+            // The host convenience passes per-row loss, lse and predictions: the call allocates
+            // neither the batch's loss nor its lse (8·N fewer bytes than the formula's most).
+            let formula = backend.linearCrossEntropyWorkspaceBytes(rows: n, features: d, vocabulary: v)
+            #expect(backend.lastLinearWorkspaceBytes == formula - 8 * n, "blocks of \(blockRows.map(String.init) ?? "auto"), \(n)x\(d)x\(v)")
+        }
+        // Blocks of 48 MiB at most on a CPU device whatever N: CCE's shape stays far below its 8.4 GB of logits.
+        let automatic = try OpenCLBackend(api: api, device: device)
+        let cce = automatic.linearCrossEntropyWorkspaceBytes(rows: 8192, features: 2304, vocabulary: 256_000)
+        #expect(cce <= (device.isGPU ? 520 : 49) << 20, "\(cce) bytes")
+    }
+}
