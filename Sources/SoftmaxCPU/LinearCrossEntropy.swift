@@ -44,6 +44,22 @@ enum LinearCrossEntropy {
         return floats * 4 + t * MatrixMultiply.Workspace.bytes(columns: c) + perRow
     }
 
+    /// max |x_e| over count values.
+    static func largestMagnitude(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var m = Vec(repeating: 0), e = 0
+        while e + vecWidth <= count {
+            let v = load(x + e)
+            m = pointwiseMax(m, pointwiseMax(v, -v))
+            e += vecWidth
+        }
+        var largest = m.max()
+        while e < count {
+            largest = Swift.max(largest, abs(x[e]))
+            e += 1
+        }
+        return largest
+    }
+
     struct Problem {
         var hidden: UnsafePointer<Float>
         var rows: Int
@@ -61,6 +77,9 @@ enum LinearCrossEntropy {
         var hidden: UnsafeMutablePointer<Float>?
         var classifier: UnsafeMutablePointer<Float>?
         var bias: UnsafeMutablePointer<Float>?
+        /// Tiles whose every stored entry is below this are left out (`LinearCrossEntropyOutputs.filterEpsilon`
+        /// times the reduction's scale); 0: none.
+        var filter: Float = 0
         var any: Bool { hidden != nil || classifier != nil || bias != nil }
     }
 
@@ -149,7 +168,7 @@ enum LinearCrossEntropy {
                     UnsafePointer(f), gRow.map { $0 - c0 }, blockMax: blockMax, label: Int(y), stats: stats[i],
                     columns: c0..<(c0 + width), k, map: map)
             }
-            guard grads.any else { return }
+            guard grads.any, !(grads.filter > 0 && largestMagnitude(g, b * width) < grads.filter) else { return }
             if let dw = grads.classifier, p.transposed {
                 // ∂Wᵀ's rows c0..<c0+width (contiguous): G_cᵀ · H_b.
                 MatrixMultiply.accumulateSerial(

@@ -238,7 +238,7 @@ public final class SwiftBackend: ComputeBackend {
                         softcap: options.softcap, tiles: tiles,
                         .init(gradient: nil, rowLoss: outputs.rowLosses?.pointer, lse: outputs.logSumExp?.pointer, predictions: predictions),
                         .init(hidden: outputs.hiddenGradient?.pointer, classifier: outputs.classifierGradient?.pointer,
-                              bias: outputs.biasGradient?.pointer))
+                              bias: outputs.biasGradient?.pointer, filter: outputs.filterEpsilon * reduction.scale))
                 }
                 guard let p = outputs.predictions else { return run(nil) }
                 return p.values.withUnsafeMutableBufferPointer { run($0.baseAddress) }

@@ -41,10 +41,11 @@ extension ComputeBackend {
     }
 
     /// The fused linear cross-entropy on host matrices: hidden N×D, classifier D×V (V×D with
-    /// layout `.vd`), bias V (or nil); the gradients are computed when `gradients` is set.
+    /// layout `.vd`), bias V (or nil); the gradients are computed when `gradients` is set, with
+    /// Cut Cross-Entropy's tile filter when `filterEpsilon` > 0 (`LinearCrossEntropyOutputs`).
     public func linearCrossEntropy(
         hidden: Matrix, classifier: Matrix, layout: ClassifierLayout = .dv, bias: [Float]?, targets: Targets,
-        options: CrossEntropyOptions = CrossEntropyOptions(), gradients: Bool = true
+        options: CrossEntropyOptions = CrossEntropyOptions(), gradients: Bool = true, filterEpsilon: Float = 0
     ) throws -> LinearCrossEntropyResult {
         let n = hidden.rows, d = hidden.cols, v = layout == .dv ? classifier.cols : classifier.rows
         let biasBuffer = try bias.map { try makeBuffer(Matrix(rows: 1, cols: $0.count, storage: $0)) }
@@ -54,7 +55,7 @@ extension ComputeBackend {
             biasGradient: gradients && bias != nil ? try makeBuffer(rows: 1, cols: v) : nil,
             rowLosses: try makeBuffer(rows: n, cols: 1),
             logSumExp: try makeBuffer(rows: n, cols: 1),
-            predictions: try makeIndexBuffer([Int32](repeating: 0, count: n)))
+            predictions: try makeIndexBuffer([Int32](repeating: 0, count: n)), filterEpsilon: filterEpsilon)
         let value = try linearCrossEntropy(
             hidden: try makeBuffer(hidden), classifier: try makeBuffer(classifier), layout: layout, bias: biasBuffer,
             targets: try makeTargets(targets), options: options, outputs: outputs)

@@ -22,9 +22,16 @@ public struct LinearCrossEntropyOutputs<Buffer: BackendBuffer, Indices: AnyObjec
     public var predictions: Indices?
     /// Count the correct predictions (`CrossEntropyValue.correct`) even without `predictions`.
     public var accuracy: Bool
+    /// Cut Cross-Entropy's gradient filtering: a tile of the logits' gradient whose every entry is
+    /// below ε in magnitude, before the reduction's scale (|∂L_i/∂f_ij| < ε, L_i the row's loss),
+    /// is left out of ∂H, ∂W and ∂b, and its products skipped. 0 (the default): exact. The loss,
+    /// lse and predictions are never filtered. Each left-out entry moves ∂H_ik by less than
+    /// ε·scale·|W_kj| and ∂W_kj by less than ε·scale·|H_ik| (scale: 1/Σw for mean, else 1).
+    public var filterEpsilon: Float
 
     public init(hiddenGradient: Buffer? = nil, classifierGradient: Buffer? = nil, biasGradient: Buffer? = nil,
-                rowLosses: Buffer? = nil, logSumExp: Buffer? = nil, predictions: Indices? = nil, accuracy: Bool = false) {
+                rowLosses: Buffer? = nil, logSumExp: Buffer? = nil, predictions: Indices? = nil, accuracy: Bool = false,
+                filterEpsilon: Float = 0) {
         self.hiddenGradient = hiddenGradient
         self.classifierGradient = classifierGradient
         self.biasGradient = biasGradient
@@ -32,6 +39,7 @@ public struct LinearCrossEntropyOutputs<Buffer: BackendBuffer, Indices: AnyObjec
         self.logSumExp = logSumExp
         self.predictions = predictions
         self.accuracy = accuracy || predictions != nil
+        self.filterEpsilon = filterEpsilon
     }
 }
 
@@ -58,6 +66,9 @@ extension LinearCrossEntropyOutputs {
         }
         try bias?.requireShape(1, v, "bias")
         try options.validate(classes: v)
+        guard filterEpsilon >= 0, filterEpsilon.isFinite else {
+            throw .invalidOption("the gradient filter's ε must be a finite number ≥ 0 (0 = exact), got \(filterEpsilon)")
+        }
         for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier"), (bias, "bias"), (hiddenGradient, "hidden gradient"),
                                (classifierGradient, "classifier gradient"), (biasGradient, "bias gradient"), (rowLosses, "row losses"),
                                (logSumExp, "log-sum-exp")] {

@@ -36,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "How --op linear-xent stores its classifier: dv (D×V, this project's layout) or vd (V×D, PyTorch's; op linear-xent-vd).")
     var classifierLayout: ClassifierLayout = .dv
 
+    @Option(help: "--op linear-xent: Cut Cross-Entropy's gradient filter ε (0 = exact, the default; op linear-xent+filter; the swift backend), as loss --filter-epsilon.")
+    var filterEpsilon: Float = 0
+
     @Option(help: "Seed of the random data.")
     var seed: UInt64 = 0
 
@@ -61,6 +64,7 @@ struct BenchCommand: ParsableCommand {
     struct Config: Encodable {
         var op: String, shapes: String, features: Int, `repeat`: Int, warmup: Int, seed: UInt64, backend: String
         var softcap: Float?, zLoss: Float, dtype: String
+        var filterEpsilon: Float?
     }
 
     /// The shapes as given, or the op's default.
@@ -77,6 +81,8 @@ struct BenchCommand: ParsableCommand {
         guard dtype == .f32 || op == .xent || op == .all else {
             throw ValidationError("--dtype \(dtype.rawValue) applies to --op xent (the linear layer and the step are float32)")
         }
+        guard filterEpsilon == 0 || op == .linearXent else { throw ValidationError("--filter-epsilon applies to --op linear-xent") }
+        guard filterEpsilon >= 0, filterEpsilon.isFinite else { throw ValidationError("--filter-epsilon must be a finite number ≥ 0, got \(filterEpsilon)") }
         _ = try slowdownFraction()
         // Each repeat keeps one timing sample: the bound keeps that array a few megabytes.
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1, got \(`repeat`)") }
@@ -117,7 +123,8 @@ struct BenchCommand: ParsableCommand {
             store: try store.open(), kind: .bench, name: nil, device: computes[0].device,
             config: Config(op: op.rawValue, shapes: shapeText, features: features, repeat: `repeat`, warmup: warmup, seed: seed,
                            backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
-                           softcap: extended.softcap, zLoss: extended.zLoss, dtype: dtype.rawValue), seed: seed)
+                           softcap: extended.softcap, zLoss: extended.zLoss, dtype: dtype.rawValue,
+                           filterEpsilon: op == .linearXent ? filterEpsilon : nil), seed: seed)
         var results: [BenchmarkResult] = []
         let tuningStore = tuning.store(store.path)
         do {
@@ -199,6 +206,7 @@ struct BenchCommand: ParsableCommand {
         runner.xentName = "xent" + extended.opSuffix
         runner.elementType = dtype
         runner.classifierLayout = classifierLayout
+        runner.filterEpsilon = filterEpsilon
         return runner
     }
 

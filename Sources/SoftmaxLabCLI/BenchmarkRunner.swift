@@ -46,7 +46,9 @@ struct BenchmarkRunner<B: ComputeBackend> {
     /// How the fused linear op's classifier is stored (D×V, or PyTorch's V×D).
     var classifierLayout = ClassifierLayout.dv
     /// The fused linear op's name: "linear-xent", "linear-xent+softcap-vd", …
-    var linearOpName: String { "linear-" + xentName + (classifierLayout == .vd ? "-vd" : "") }
+    /// The fused linear op's gradient filter ε (0: exact); a filtered op is named "…+filter".
+    var filterEpsilon: Float = 0
+    var linearOpName: String { "linear-" + xentName + (filterEpsilon > 0 ? "+filter" : "") + (classifierLayout == .vd ? "-vd" : "") }
 
     private var typeSuffix: String { elementType == .f32 ? "" : "-\(elementType.rawValue)" }
     /// The fused op's name in results and the store: "xent", "xent+softcap-bf16", …
@@ -181,7 +183,8 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let flops = 6 * n * d * v
         func once(checking: Bool) throws {
             let outputs = LinearCrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(
-                hiddenGradient: dh, classifierGradient: dw, biasGradient: db, rowLosses: checking ? rowLoss : nil, logSumExp: checking ? lse : nil)
+                hiddenGradient: dh, classifierGradient: dw, biasGradient: db, rowLosses: checking ? rowLoss : nil, logSumExp: checking ? lse : nil,
+                filterEpsilon: filterEpsilon)
             _ = try backend.linearCrossEntropy(hidden: hb, classifier: wb, layout: layout, bias: bb, targets: targets, options: options,
                                                outputs: outputs)
             try backend.synchronize()
@@ -201,7 +204,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         let (gotH, gotB) = (try backend.download(dh), try backend.download(db).storage)
         let gotW = layout == .dv ? try backend.download(dw) : try backend.download(dw).transposed
         let (gotLse, gotLoss) = (try backend.download(lse).storage, try backend.download(rowLoss).storage)
-        let check = LinearSpotCheck(hidden: h, classifier: w, bias: b.storage, labels: labels, options: options)
+        let check = LinearSpotCheck(hidden: h, classifier: w, bias: b.storage, labels: labels, options: options, filterEpsilon: filterEpsilon)
         let failure = check.failure(.init(lse: gotLse, rowLoss: gotLoss, hidden: gotH, classifier: gotW, bias: gotB),
                                     rows: sampledRows(n, &rng), columns: Set([0, v - 1, Int.random(in: 0..<v, using: &rng)]).sorted(),
                                     features: Set([0, d - 1, Int.random(in: 0..<d, using: &rng)]).sorted())

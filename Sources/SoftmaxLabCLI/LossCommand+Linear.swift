@@ -31,7 +31,7 @@ extension LossCommand {
         let wantGradients = outputs.contains { $0 != nil }
         let result = try compute.linearCrossEntropy(
             hidden: h.matrix, classifier: w.matrix, layout: classifierLayout, bias: b, targets: .classIndices(l.labels), options: options,
-            gradients: wantGradients)
+            gradients: wantGradients, filterEpsilon: filterEpsilon)
         if let file = outputs[0], let g = result.hiddenGradient { try file.write(NumpyFile.data(g)) }
         if let file = outputs[1], let g = result.classifierGradient { try file.write(NumpyFile.data(g)) }
         if let file = outputs[2], let g = result.biasGradient { try file.write(NumpyFile.data(g)) }

@@ -32,6 +32,9 @@ struct LossCommand: ParsableCommand {
     @Option(help: "With --hidden and --bias: write ∂loss/∂b (V) here as float32 .npy.")
     var gradBiasOut: String?
 
+    @Option(help: "With --hidden: Cut Cross-Entropy's gradient filter, leaving out of ∂H, ∂W and ∂b every tile of the logits' gradient whose entries are all below ε before the reduction's scale (0 = exact, the default; the swift backend).")
+    var filterEpsilon: Float = 0
+
     @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")
     var labels: String?
 
@@ -71,9 +74,11 @@ struct LossCommand: ParsableCommand {
                 throw ValidationError("\(flag) is for --logits; with --hidden use --grad-hidden-out, --grad-classifier-out and --grad-bias-out")
             }
             if gradBiasOut != nil && bias == nil { throw ValidationError("--grad-bias-out needs --bias") }
+            guard filterEpsilon >= 0, filterEpsilon.isFinite else { throw ValidationError("--filter-epsilon must be a finite number ≥ 0, got \(filterEpsilon)") }
         } else {
             for (flag, given) in [("--classifier", classifier != nil), ("--bias", bias != nil), ("--grad-hidden-out", gradHiddenOut != nil),
-                                  ("--grad-classifier-out", gradClassifierOut != nil), ("--grad-bias-out", gradBiasOut != nil)] where given {
+                                  ("--grad-classifier-out", gradClassifierOut != nil), ("--grad-bias-out", gradBiasOut != nil),
+                                  ("--filter-epsilon", filterEpsilon != 0)] where given {
                 throw ValidationError("\(flag) is for --hidden (the fused linear cross-entropy), not --logits")
             }
         }

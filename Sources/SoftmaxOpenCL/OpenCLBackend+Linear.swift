@@ -26,6 +26,9 @@ extension OpenCLBackend {
         try outputs.validate(hidden: hidden, classifier: classifier, layout: layout, bias: bias, options: options)
         let n = hidden.rows, d = hidden.cols, v = LinearCrossEntropyOutputs<OpenCLBuffer, OpenCLLabels>.vocabulary(classifier, layout)
         guard case .classIndices(let labels) = targets else { throw LinearCrossEntropyFault.probabilityTargets }
+        guard outputs.filterEpsilon == 0 else {
+            throw SoftmaxError.invalidOption("the gradient filter (ε > 0) runs on the swift backend; the OpenCL fused linear cross-entropy is exact only")
+        }
         guard labels.count == n else {
             throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per hidden row)", got: "\(labels.count)")
         }

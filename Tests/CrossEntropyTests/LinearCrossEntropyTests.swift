@@ -209,6 +209,55 @@ import TestSupport
         }
     }
 
+    /// Cut Cross-Entropy's gradient filter on the Swift backend: ε = 0 is exact; ε > 0 changes no
+    /// loss, lse or prediction and moves each gradient value by at most what the left-out entries
+    /// bound (ε·scale·Σ|other operand|); an ε above every entry leaves every tile out. OpenCL refuses it.
+    @Test func theGradientFilterLeavesOutOnlyTilesBelowEpsilon() throws {
+        let c = Case(n: 30, d: 7, v: 700, tiles: (6, 32))
+        let x = Self.inputs(c, seed: 41, logitScale: 6)
+        let backend = Self.swiftBackend(c)
+        let exact = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels))
+        let zero = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 0)
+        #expect(zero.hiddenGradient == exact.hiddenGradient && zero.classifierGradient == exact.classifierGradient && zero.biasGradient == exact.biasGradient)
+        let scale = 1 / Float(c.n)
+        for eps: Float in [1e-3, 0.05] {
+            let got = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: eps)
+            #expect(got.value.loss == exact.value.loss && got.logSumExp == exact.logSumExp && got.predictions == exact.predictions, "ε \(eps)")
+            var changed = 0
+            for i in 0..<c.n {
+                for k in 0..<c.d {
+                    let bound = eps * scale * (0..<c.v).reduce(Float(0)) { $0 + abs(x.w[k, $1]) } * 1.001 + 1e-7
+                    let diff = abs(got.hiddenGradient![i, k] - exact.hiddenGradient![i, k])
+                    #expect(diff <= bound, "ε \(eps): dH[\(i), \(k)] moved by \(diff), bound \(bound)")
+                    if diff > 0 { changed += 1 }
+                }
+            }
+            for k in 0..<c.d {
+                let bound = eps * scale * (0..<c.n).reduce(Float(0)) { $0 + abs(x.h[$1, k]) } * 1.001 + 1e-7
+                for j in 0..<c.v {
+                    let diff = abs(got.classifierGradient![k, j] - exact.classifierGradient![k, j])
+                    #expect(diff <= bound, "ε \(eps): dW[\(k), \(j)] moved by \(diff), bound \(bound)")
+                }
+            }
+            for j in 0..<c.v { #expect(abs(got.biasGradient![j] - exact.biasGradient![j]) <= eps * 1.001, "ε \(eps): db[\(j)]") }
+            // At the larger ε something was left out: the filter did run.
+            if eps > 0.01 { #expect(changed > 0, "ε \(eps) left no tile out") }
+        }
+        // Every entry is below 2 (|p − onehot| ≤ 1 before the mean's scale): every tile left out.
+        let all = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 2)
+        #expect(all.hiddenGradient!.storage.allSatisfy { $0 == 0 } && all.classifierGradient!.storage.allSatisfy { $0 == 0 })
+        #expect(all.biasGradient!.allSatisfy { $0 == 0 } && all.value.loss == exact.value.loss)
+        for backendCase in TestBackends.openCLLinear(blockRows: nil).prefix(1) {
+            let error = #expect(throws: SoftmaxError.self) {
+                _ = try backendCase.make().linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 1e-3)
+            }
+            #expect(error?.description == "the gradient filter (ε > 0) runs on the swift backend; the OpenCL fused linear cross-entropy is exact only")
+        }
+        #expect(throws: SoftmaxError.self) {
+            _ = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: -1)
+        }
+    }
+
     @Test func theWorkspaceIsABlockNotTheBatch() {
         // CCE's shape: the logits would be 8.4 GB; the workspace stays within 64 MiB.
         let backend = SwiftBackend()

@@ -93,6 +93,11 @@ import TestSupport
              "--classifier is for --hidden"),
             (base + ["--classifier", files.path("w.npy"), "--labels", files.path("y.npy"), "--grad-out", files.path("g.npy")],
              "--grad-out is for --logits"),
+            (["loss", "--logits", files.path("h.npy"), "--labels", files.path("y.npy"), "--filter-epsilon", "0.01"],
+             "--filter-epsilon is for --hidden"),
+            (base + ["--classifier", files.path("w.npy"), "--labels", files.path("y.npy"), "--filter-epsilon", "-1"],
+             "--filter-epsilon must be a finite number ≥ 0, got -1.0"),
+            (["bench", "--op", "xent", "--filter-epsilon", "0.01", "--no-record"], "--filter-epsilon applies to --op linear-xent"),
         ]
         for (args, words) in cases {
             let r = CommandRunner.run(args)
@@ -100,5 +105,15 @@ import TestSupport
             #expect(r.standardError.contains(words), "\(args.last!): \(r.standardError)")
             #expect(r.standardError.split(separator: "\n").filter { $0.hasPrefix("Error") || $0.hasPrefix("error") }.count <= 1)
         }
+    }
+
+    /// `bench --filter-epsilon`: the filtered op under its own name, checked within the filter's bound.
+    @Test func benchTimesTheFilteredOpUnderItsOwnName() throws {
+        struct Row: Decodable { var op: String; var check: String }
+        let r = CommandRunner.run(["bench", "--op", "linear-xent", "--backend", "swift", "--shapes", "40x16x3000", "--repeat", "1",
+                                   "--warmup", "0", "--filter-epsilon", "0.001", "--no-record", "--json"])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let rows = try JSONDecoder().decode([Row].self, from: Data(r.standardOutput.utf8))
+        #expect(rows.map(\.op) == ["linear-xent+filter"] && rows.map(\.check) == ["ok"], "\(r.standardOutput)")
     }
 }
