@@ -189,8 +189,9 @@ public final class SwiftBackend: ComputeBackend {
         return reduction.value(result, accuracy: outputs.accuracy)
     }
 
-    /// Tiles of the fused linear cross-entropy; nil chooses them from the shape
-    /// (`LinearCrossEntropy.Tiles.automatic`). For tuning and for tests of tile edges.
+    /// Tiles of the fused linear cross-entropy for tests of tile edges; nil takes the parameters'
+    /// (`SwiftParameters.linearRows`, `linearVocab`), each chosen from the shape when nil
+    /// (`LinearCrossEntropy.Tiles.automatic`).
     public var linearTiles: (rows: Int, vocab: Int)?
 
     /// Bytes the fused linear cross-entropy allocates beyond its inputs and outputs for this shape.
@@ -199,8 +200,9 @@ public final class SwiftBackend: ComputeBackend {
     }
 
     private func tiles(rows n: Int, vocabulary v: Int) -> LinearCrossEntropy.Tiles {
-        if let t = linearTiles { return .init(rows: Swift.max(1, Swift.min(t.rows, n)), vocab: Swift.max(1, t.vocab)) }
-        return .automatic(rows: n, vocabulary: v)
+        let automatic = LinearCrossEntropy.Tiles.automatic(rows: n, vocabulary: v)
+        let rows = linearTiles?.rows ?? parameters.linearRows ?? automatic.rows, vocab = linearTiles?.vocab ?? parameters.linearVocab ?? automatic.vocab
+        return .init(rows: Swift.max(1, Swift.min(rows, n)), vocab: Swift.max(1, vocab))
     }
 
     public func linearCrossEntropy(

@@ -15,14 +15,35 @@ public struct SwiftParameters: Sendable, Hashable, Codable {
     public var columnSplitMinClasses: Int
     /// The 16-bit path widens about this many elements into float32 scratch at a time.
     public var halfTileElements: Int
+    /// Rows per block and vocabulary columns per tile of the fused linear cross-entropy; nil:
+    /// chosen from the shape (`LinearCrossEntropy.Tiles.automatic`).
+    public var linearRows: Int?
+    public var linearVocab: Int?
 
     public init(threads: Int = SwiftBackend.threadCount, rangesPerThread: Int = 4, lanesMaxClasses: Int = 64,
-                columnSplitMinClasses: Int = 16384, halfTileElements: Int = 16384) {
+                columnSplitMinClasses: Int = 16384, halfTileElements: Int = 16384, linearRows: Int? = nil, linearVocab: Int? = nil) {
         self.threads = threads
         self.rangesPerThread = rangesPerThread
         self.lanesMaxClasses = lanesMaxClasses
         self.columnSplitMinClasses = columnSplitMinClasses
         self.halfTileElements = halfTileElements
+        self.linearRows = linearRows
+        self.linearVocab = linearVocab
+    }
+
+    /// The most bytes a tuned block of the fused linear cross-entropy may take for its logits: the
+    /// automatic choice's cap, so tuning trades speed for memory only within it.
+    public static let linearBlockBytes = 48 << 20
+
+    /// What `tune --op linear-xent` tries for N×D×V: the defaults (automatic tiles), then blocks of
+    /// 12 to 384 rows (multiples of the micro-tile's 6, within `linearBlockBytes` and N) with tiles
+    /// of 256 and 512 columns.
+    public static func linearCandidates(rows n: Int, features d: Int, vocabulary v: Int) -> [SwiftParameters] {
+        var all = [SwiftParameters.defaults]
+        for rows in [12, 24, 48, 96, 192, 384] where rows <= Swift.max(n, 6) && rows * v * 4 <= linearBlockBytes {
+            for vocab in [256, 512] { all.append(SwiftParameters(linearRows: rows, linearVocab: vocab)) }
+        }
+        return all
     }
 
     public static let defaults = SwiftParameters()

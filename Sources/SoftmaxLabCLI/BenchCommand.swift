@@ -229,7 +229,10 @@ struct BenchCommand: ParsableCommand {
             for shape in try ShapeList.parseLinear(shapeText) {
                 if Console.current.showsProgress { Console.current.note("bench: linear-xent \(shape)…") }
                 do {
-                    results.append(try runner.linearCrossEntropy(Shape(rows: shape.rows, cols: shape.vocabulary), features: shape.features))
+                    let logits = Shape(rows: shape.rows, cols: shape.vocabulary)
+                    let tuned = try tuning.apply(compute, op: "linear-xent" + extended.opSuffix, shape: logits, dtype: .f32, store: store)
+                    func run<T: ComputeBackend>(_ t: T) throws -> BenchmarkResult { try self.runner(t).linearCrossEntropy(logits, features: shape.features) }
+                    results.append(try run(tuned))
                 } catch let error as SoftmaxError {
                     // A device that cannot take the shape (its memory, its largest buffer): said in
                     // its row, the others still run.

@@ -166,29 +166,11 @@ struct BenchmarkRunner<B: ComputeBackend> {
     /// softcap and z-loss) for H (N×D), W (D×V): 6·N·D·V flops, the logits never stored. Checked
     /// first on sampled rows and entries (`LinearSpotCheck`).
     func linearCrossEntropy(_ shape: Shape, features d: Int) throws -> BenchmarkResult {
-        let n = shape.rows, v = shape.cols
-        var rng = SeededGenerator(seed: seed ^ UInt64(n * 104_729 + v * 13 + d))
-        // Logits of a few units whatever D, as a trained head has.
-        let scale = (12 / Float(d)).squareRoot().squareRoot()
-        let h = random(n, d, scale: scale, &rng), w = random(d, v, scale: scale, &rng), b = random(1, v, scale: 1, &rng)
-        let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(v), using: &rng) }
-        let layout = classifierLayout
-        let hb = try backend.makeBuffer(h), wb = try backend.makeBuffer(layout == .dv ? w : w.transposed), bb = try backend.makeBuffer(b)
-        let dh = try backend.makeBuffer(rows: n, cols: d), db = try backend.makeBuffer(rows: 1, cols: v)
-        let dw = try backend.makeBuffer(rows: layout == .dv ? d : v, cols: layout == .dv ? v : d)
-        let lse = try backend.makeBuffer(rows: n, cols: 1), rowLoss = try backend.makeBuffer(rows: n, cols: 1)
-        let targets = BackendTargets<B.IndexBuffer, B.FloatBuffer>.classIndices(try backend.makeIndexBuffer(labels))
-        let options = lossOptions
-        let label = "\(n)x\(d)x\(v)", name = linearOpName
-        let flops = 6 * n * d * v
-        func once(checking: Bool) throws {
-            let outputs = LinearCrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(
-                hiddenGradient: dh, classifierGradient: dw, biasGradient: db, rowLosses: checking ? rowLoss : nil, logSumExp: checking ? lse : nil,
-                filterEpsilon: filterEpsilon)
-            _ = try backend.linearCrossEntropy(hidden: hb, classifier: wb, layout: layout, bias: bb, targets: targets, options: options,
-                                               outputs: outputs)
-            try backend.synchronize()
-        }
+        let linear = LinearCase(rows: shape.rows, features: d, vocabulary: shape.cols, options: lossOptions, layout: classifierLayout,
+                                filterEpsilon: filterEpsilon, seed: seed)
+        let prepared = try linear.prepare(on: backend)
+        let label = linear.label, name = linearOpName, flops = linear.flops
+        func once(checking: Bool) throws { try prepared.run(checking: checking) }
         // `--warmup 0 --repeat 1` (a shape whose one call takes minutes): that call is the checked,
         // the timed and the measured one.
         let single = warmup == 0 && repeats == 1 && backend.name == "swift"
@@ -201,13 +183,7 @@ struct BenchmarkRunner<B: ComputeBackend> {
         } else {
             try once(checking: true)
         }
-        let (gotH, gotB) = (try backend.download(dh), try backend.download(db).storage)
-        let gotW = layout == .dv ? try backend.download(dw) : try backend.download(dw).transposed
-        let (gotLse, gotLoss) = (try backend.download(lse).storage, try backend.download(rowLoss).storage)
-        let check = LinearSpotCheck(hidden: h, classifier: w, bias: b.storage, labels: labels, options: options, filterEpsilon: filterEpsilon)
-        let failure = check.failure(.init(lse: gotLse, rowLoss: gotLoss, hidden: gotH, classifier: gotW, bias: gotB),
-                                    rows: sampledRows(n, &rng), columns: Set([0, v - 1, Int.random(in: 0..<v, using: &rng)]).sorted(),
-                                    features: Set([0, d - 1, Int.random(in: 0..<d, using: &rng)]).sorted())
+        let failure = try linear.check(prepared)
         guard failure == nil else { return result(name, label, nil, bytes: 0, flops: flops, copyGBs: nil, check: failure!) }
         if single, let singleTiming {
             var r = result(name, label, singleTiming, bytes: 0, flops: flops, copyGBs: nil, check: "ok")

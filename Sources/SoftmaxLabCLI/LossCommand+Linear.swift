@@ -27,7 +27,8 @@ extension LossCommand {
         let l = try InputFiles.labels(labels!)
         try InputValidation.validate(logits: Shape(rows: h.matrix.rows, cols: v), targets: .classIndices(l.labels), options: options,
                                      labelSource: l.name, rowName: l.locate)
-        let compute = try backend.make()
+        let compute = try backend.make(op: "linear-xent" + loss.extended.opSuffix, shape: Shape(rows: h.matrix.rows, cols: v), dtype: .f32,
+                                       tuning: tuning, storePath: store.path)
         let wantGradients = outputs.contains { $0 != nil }
         let result = try compute.linearCrossEntropy(
             hidden: h.matrix, classifier: w.matrix, layout: classifierLayout, bias: b, targets: .classIndices(l.labels), options: options,

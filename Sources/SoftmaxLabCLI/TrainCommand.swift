@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var backend: BackendOptions
     @OptionGroup var tuning: TuningOptions
     @OptionGroup var store: StoreOptions
-    @Flag(help: "Train through the fused linear cross-entropy: the scores of a batch are never stored (the swift backend).") var fused = false
+    @Flag(help: "Train through the fused linear cross-entropy: the scores of a batch are never stored.") var fused = false
     @Flag(help: "Do not record the run.") var noRecord = false
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -120,7 +120,9 @@ struct TrainCommand: ParsableCommand {
         let (train, validation) = try Self.loadData(c)
         // The loss sees a minibatch of rows (the whole set when full batch) at a time.
         let batch = Shape(rows: c.batchSize > 0 ? min(c.batchSize, train.count) : train.count, cols: train.classes)
-        let compute = try backend.make(op: "xent" + extended.opSuffix, shape: batch, dtype: .f32, tuning: tuning, storePath: store.path)
+        // --fused runs the fused linear op, tuned as `tune --op linear-xent`.
+        let compute = try backend.make(op: (c.fused ? "linear-xent" : "xent") + extended.opSuffix, shape: batch, dtype: .f32, tuning: tuning,
+                                       storePath: store.path)
         let out = Console.current
         out.note("\(train.name): \(train.count) training and \(validation?.count ?? 0) validation rows, \(train.featureCount) features, "
                  + "\(train.classes) classes; \(compute.name) backend")

@@ -13,6 +13,9 @@ public protocol TunableBackend: ComputeBackend {
     func with(parameters: Parameters) throws -> Self
     /// What `tune` tries for a shape and storage type, the parameters without tuning first.
     func candidates(for shape: Shape, elementType: ElementType) -> [Parameters]
+    /// What `tune --op linear-xent` tries for the fused linear cross-entropy of N×D×V, the
+    /// parameters without tuning first.
+    func linearCandidates(rows: Int, features: Int, vocabulary: Int) -> [Parameters]
     /// The kernels the times belong to (with the device's driver version, the row's identity).
     var kernelHash: String { get }
 }
@@ -31,6 +34,10 @@ extension TunableBackend {
 
     public func candidatesJSON(for shape: Shape, elementType: ElementType) -> [String] {
         candidates(for: shape, elementType: elementType).map(TuningJSON.encode)
+    }
+
+    public func linearCandidatesJSON(rows: Int, features: Int, vocabulary: Int) -> [String] {
+        linearCandidates(rows: rows, features: features, vocabulary: vocabulary).map(TuningJSON.encode)
     }
 }
 
@@ -55,6 +62,10 @@ extension SwiftBackend: TunableBackend {
         SwiftParameters.candidates(rows: shape.rows, classes: shape.cols, elementType: elementType)
     }
 
+    public func linearCandidates(rows: Int, features: Int, vocabulary: Int) -> [SwiftParameters] {
+        SwiftParameters.linearCandidates(rows: rows, features: features, vocabulary: vocabulary)
+    }
+
     /// The Swift kernels are compiled into this executable: its bytes are their source.
     public var kernelHash: String { Self.executableHash }
 
@@ -69,6 +80,12 @@ extension SwiftBackend: TunableBackend {
 extension OpenCLBackend: TunableBackend {
     public func candidates(for shape: Shape, elementType: ElementType) -> [KernelParameters] {
         var all = KernelParameters.candidates(for: openCLDevice, classes: shape.cols)
+        if let i = all.firstIndex(of: parameters), i > 0 { all.insert(all.remove(at: i), at: 0) }
+        return all
+    }
+
+    public func linearCandidates(rows: Int, features: Int, vocabulary: Int) -> [KernelParameters] {
+        var all = KernelParameters.linearCandidates(for: openCLDevice, rows: rows, vocabulary: vocabulary)
         if let i = all.firstIndex(of: parameters), i > 0 { all.insert(all.remove(at: i), at: 0) }
         return all
     }

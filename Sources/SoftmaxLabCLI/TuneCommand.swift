@@ -6,19 +6,23 @@ import SoftmaxCPU
 import SoftmaxOpenCL
 
 /// `softmax-lab tune`: per device and shape class, every candidate parameter set of the fused
-/// loss+gradient checked against the float64 oracle, timed, and the fastest right one chosen; all
+/// loss+gradient (or of the fused linear cross-entropy) checked against the float64 oracle, timed,
+/// and the fastest right one chosen; all
 /// of it kept in the store's `tuning` table, which later runs on that device read.
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
         abstract: "Measure kernel parameters per device and shape class; later runs use the winners.")
 
-    enum Op: String, ExpressibleByArgument, CaseIterable { case xent }
+    enum Op: String, ExpressibleByArgument, CaseIterable {
+        case xent
+        case linearXent = "linear-xent"
+    }
 
-    @Option(help: "The operation to tune: xent (the fused loss+gradient; with --softcap/--z-loss its op is xent+softcap, xent+z).")
+    @Option(help: "The operation to tune: xent (the fused loss+gradient; with --softcap/--z-loss its op is xent+softcap, xent+z) or linear-xent (the fused linear cross-entropy's blocks and tiles, --shapes NxDxV).")
     var op: Op = .xent
 
-    @Option(help: "Comma-separated NxC shapes to measure, each standing for its shape class (C<=64, C<=4096, C<=65536, C>65536). Default: --shape-classes.")
+    @Option(help: "Comma-separated NxC shapes to measure, each standing for its shape class (C<=64, C<=4096, C<=65536, C>65536); NxDxV for --op linear-xent (classed by V). Default: --shape-classes, or 2048x1024x32000 for linear-xent.")
     var shapes: String?
 
     @Flag(help: "Measure every shape class at its representative shape: 65536x10, 4096x1000, 1024x32000, 256x128000 (the default).")
@@ -69,7 +73,13 @@ struct TuneCommand: ParsableCommand {
     var opName: String { op.rawValue + extended.opSuffix }
 
     func validate() throws {
-        _ = try parsedShapes()
+        do {
+            if op == .linearXent { _ = try ShapeList.parseLinear(linearShapes) } else if let shapes { _ = try ShapeList.parse(shapes) }
+        } catch let error as InputError {
+            throw ValidationError(error.description)
+        }
+        if op == .linearXent && shapeClasses { throw ValidationError("--shape-classes are the fused op's; give --op linear-xent its --shapes NxDxV") }
+        guard dtype == .f32 || op == .xent else { throw ValidationError("--dtype \(dtype.rawValue) applies to --op xent (the fused linear op is float32)") }
         _ = try budgetSeconds()
         guard `repeat` >= 1, `repeat` <= 100_000 else { throw ValidationError("--repeat must be in 1…100000, got \(`repeat`)") }
         guard warmup >= 0, warmup <= 100_000 else { throw ValidationError("--warmup must be in 0…100000, got \(warmup)") }
@@ -91,9 +101,22 @@ struct TuneCommand: ParsableCommand {
         return lines
     }
 
-    func parsedShapes() throws -> [Shape] {
-        guard let shapes else { return ShapeClass.all.map(\.representative) }
-        do { return try ShapeList.parse(shapes) } catch let error as InputError { throw ValidationError(error.description) }
+    var linearShapes: String { shapes ?? "2048x1024x32000" }
+
+    /// The measured cases, one per shape (each made here: its data and the oracle's expectations).
+    func cases() throws -> [any TuningCase] {
+        let options = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
+        do {
+            if op == .linearXent {
+                return try ShapeList.parseLinear(linearShapes).map {
+                    LinearCase(rows: $0.rows, features: $0.features, vocabulary: $0.vocabulary, options: options, seed: seed)
+                }
+            }
+            let shapes = try self.shapes.map { try ShapeList.parse($0) } ?? ShapeClass.all.map(\.representative)
+            return shapes.map { XentCase($0, elementType: dtype, options: options, seed: seed) }
+        } catch let error as InputError {
+            throw ValidationError(error.description)
+        }
     }
 
     /// "90s", "2m", "1h" or a number of seconds.
@@ -109,13 +132,12 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         let computes = try backend.makeAll()
-        let shapes = try parsedShapes()
+        let cases = try self.cases()
         let given = try candidateLines()
-        let options = CrossEntropyOptions(softcap: extended.softcap, zLoss: extended.zLoss)
         let s = try store.open()
         let recorder = try RunRecorder(
             store: s, kind: .tune, name: nil, device: computes[0].device,
-            config: Config(op: opName, shapes: shapes.map(\.description).joined(separator: ","), dtype: dtype.rawValue, budget: budget,
+            config: Config(op: opName, shapes: cases.map(\.label).joined(separator: ","), dtype: dtype.rawValue, budget: budget,
                            repeat: `repeat`, warmup: warmup, seed: seed,
                            backend: computes.map { "\($0.name) (\($0.deviceName))" }.joined(separator: ", "),
                            softcap: extended.softcap, zLoss: extended.zLoss, candidates: candidates),
@@ -124,13 +146,12 @@ struct TuneCommand: ParsableCommand {
         let end = clock.now + .milliseconds(Int(try budgetSeconds() * 1000))
         var results: [Result] = []
         do {
-            let tasks = computes.flatMap { c in shapes.map { (c, $0) } }
-            for (k, (compute, shape)) in tasks.enumerated() {
+            let tasks = computes.flatMap { c in cases.map { (c, $0) } }
+            for (k, (compute, operation)) in tasks.enumerated() {
                 // What is left is shared equally by the devices and shapes still to come.
                 let left = end - clock.now
                 let deadline = clock.now + left / (tasks.count - k)
-                let xent = XentCase(shape, elementType: dtype, options: options, seed: seed)
-                guard let result = try tune(compute, xent, given: given, until: deadline, recorder: recorder) else {
+                guard let result = try tune(compute, operation, given: given, until: deadline, recorder: recorder) else {
                     throw InputError("--backend \(compute.name) has no tunable parameters")
                 }
                 results.append(result)
@@ -151,16 +172,16 @@ struct TuneCommand: ParsableCommand {
         Console.current.line("run \(recorder.runID) recorded in \(store.path) (table tuning); bench, loss, train and gradcheck on these devices now use the chosen parameters for each shape class (--no-tuning to ignore them)")
     }
 
-    private func tune(_ compute: any ComputeBackend, _ xent: XentCase, given: [(line: Int, json: String)]?,
+    private func tune(_ compute: any ComputeBackend, _ operation: any TuningCase, given: [(line: Int, json: String)]?,
                       until deadline: ContinuousClock.Instant, recorder: RunRecorder) throws -> Result? {
         guard let tunable = compute as? any TunableBackend else { return nil }
-        return try tuneOpened(tunable, xent, given: given, until: deadline, recorder: recorder)
+        return try tuneOpened(tunable, operation, given: given, until: deadline, recorder: recorder)
     }
 
     /// The space to search: the backend's own candidates, or the defaults and the given ones (each
     /// decoded for this backend and written as the store writes it, duplicates dropped).
-    private func space<B: TunableBackend>(_ base: B, _ xent: XentCase, given: [(line: Int, json: String)]?) throws -> [String] {
-        let own = base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
+    private func space<B: TunableBackend>(_ base: B, _ operation: any TuningCase, given: [(line: Int, json: String)]?) throws -> [String] {
+        let own = operation.candidatesJSON(of: base)
         guard let given else { return own }
         var space = [own[0]]
         for (line, json) in given {
@@ -173,26 +194,26 @@ struct TuneCommand: ParsableCommand {
         return space
     }
 
-    private func tuneOpened<B: TunableBackend>(_ base: B, _ xent: XentCase, given: [(line: Int, json: String)]?,
+    private func tuneOpened<B: TunableBackend>(_ base: B, _ operation: any TuningCase, given: [(line: Int, json: String)]?,
                                                until deadline: ContinuousClock.Instant, recorder: RunRecorder) throws -> Result {
-        let shapeClass = ShapeClass.of(xent.shape)
+        let shapeClass = ShapeClass.of(operation.shape)
         let device = RunRecorder.record(base.device)
         for stale in try TuningLookup.staleChoices(in: recorder.store, for: base, op: opName, shapeClass: shapeClass, dtype: dtype) {
             Console.current.note("tune: \(stale); measuring again")
         }
-        let label = "tune: \(base.name) \(base.deviceName) \(shapeClass) \(xent.shape)"
-        var tuner = Tuner(base: base, xent: xent, warmup: warmup, repeats: `repeat`, seed: seed, space: try space(base, xent, given: given),
+        let label = "tune: \(base.name) \(base.deviceName) \(opName) \(shapeClass) \(operation.label)"
+        var tuner = Tuner(base: base, operation: operation, warmup: warmup, repeats: `repeat`, seed: seed, space: try space(base, operation, given: given),
                           minimumSampleSeconds: minimumSampleSeconds)
         if Console.current.showsProgress { tuner.progress = { Console.current.note("\(label): \($0)") } }
         let outcome = tuner.run(until: deadline)
         let deviceID = try recorder.store.register(device: device)
         try recorder.store.record(tuning: outcome.candidates.map { c in
             TuningRecord(runId: recorder.runID, deviceId: deviceID, kernelHash: base.kernelHash, toolVersion: SoftmaxLab.configuration.version,
-                         op: opName, shapeClass: shapeClass.name, shape: xent.shape.description, dtype: dtype.rawValue,
+                         op: opName, shapeClass: shapeClass.name, shape: operation.label, dtype: dtype.rawValue,
                          parameters: c.parameters, isDefault: c.isDefault, checkResult: c.check, samples: c.timing?.milliseconds.count ?? 0,
                          medianMs: c.timing?.median, p90Ms: c.timing?.p90, chosen: c.chosen)
         })
-        return Result(backend: base.name, device: base.deviceName, shapeClass: shapeClass.name, shape: xent.shape.description, op: opName,
+        return Result(backend: base.name, device: base.deviceName, shapeClass: shapeClass.name, shape: operation.label, op: opName,
                       dtype: dtype.rawValue, measured: outcome.candidates.count, spaceSize: outcome.spaceSize,
                       defaultMs: outcome.defaults?.timing?.median, chosenMs: outcome.chosen?.timing?.median,
                       chosen: outcome.chosen?.parameters, candidates: outcome.candidates)

@@ -21,7 +21,7 @@ public struct TunedCandidate: Encodable, Sendable {
 /// by 3%, else the defaults: a noisy machine's lucky sample or slow spell does not decide.
 public struct Tuner<B: TunableBackend> {
     let base: B
-    let xent: XentCase
+    let operation: any TuningCase
     let warmup: Int
     let repeats: Int
     let seed: UInt64
@@ -40,13 +40,13 @@ public struct Tuner<B: TunableBackend> {
     /// in one run differed by up to 5% (BENCHMARKS.md, "tune").
     static var margin: Double { 0.03 }
 
-    public init(base: B, xent: XentCase, warmup: Int, repeats: Int, seed: UInt64, space: [String]? = nil, minimumSampleSeconds: Double = 0) {
+    public init(base: B, operation: any TuningCase, warmup: Int, repeats: Int, seed: UInt64, space: [String]? = nil, minimumSampleSeconds: Double = 0) {
         self.base = base
-        self.xent = xent
+        self.operation = operation
         self.warmup = warmup
         self.repeats = repeats
         self.seed = seed
-        self.space = space ?? base.candidatesJSON(for: xent.shape, elementType: xent.elementType)
+        self.space = space ?? operation.candidatesJSON(of: base)
         self.minimumSampleSeconds = minimumSampleSeconds
     }
 
@@ -55,7 +55,7 @@ public struct Tuner<B: TunableBackend> {
     struct Measured {
         var index: Int
         var candidate: TunedCandidate
-        var prepared: XentCase.Prepared<B>? = nil
+        var prepared: PreparedCall? = nil
         var samplesPerRound = 0
         var sampleSeconds = 0.0
     }
@@ -157,8 +157,8 @@ public struct Tuner<B: TunableBackend> {
         let start = clock.now
         var result = Measured(index: index, candidate: TunedCandidate(parameters: space[index], isDefault: isDefault, check: "ok", timing: nil, seconds: 0))
         do {
-            let prepared = try xent.prepare(on: try base.with(json: space[index]))
-            if let failure = try xent.check(prepared) {
+            let prepared = try operation.prepareCall(on: try base.with(json: space[index]))
+            if let failure = try prepared.check() {
                 result.candidate.check = failure
             } else {
                 var timing = try TimingSamples.measure(warmup: warmup, repeats: repeats, prepared.run)

@@ -10,10 +10,13 @@ enum TuningLookup {
     struct Current {
         var choice: ExperimentStore.TunedChoice
         var shapeClass: ShapeClass
-        /// Logits per millisecond at the shape it was measured at: what `--backend auto` compares.
+        /// Logits per millisecond at the shape it was measured at (NxC, or NxDxV for the fused
+        /// linear op: N·V): what `--backend auto` compares.
         var elementsPerMs: Double? {
-            guard let ms = choice.row.medianMs, ms > 0, let shape = try? ShapeList.parse(choice.row.shape, flag: "tuning shape").first else { return nil }
-            return Double(shape.rows * shape.cols) / ms
+            guard let ms = choice.row.medianMs, ms > 0 else { return nil }
+            if let shape = try? ShapeList.parse(choice.row.shape, flag: "tuning shape").first { return Double(shape.rows * shape.cols) / ms }
+            if let shape = try? ShapeList.parseLinear(choice.row.shape).first { return Double(shape.rows * shape.vocabulary) / ms }
+            return nil
         }
     }
 

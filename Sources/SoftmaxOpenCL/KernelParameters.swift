@@ -95,6 +95,18 @@ public struct KernelParameters: Sendable, Hashable, Codable {
         return all
     }
 
+    /// What `tune --op linear-xent` tries on `device` for N×V: the defaults (the automatic block),
+    /// then blocks of 32 to 2048 rows within the device's block budget and N.
+    public static func linearCandidates(for device: OpenCLDevice, rows n: Int, vocabulary v: Int) -> [KernelParameters] {
+        var all = [automatic(for: device)]
+        for rows in [32, 64, 128, 256, 512, 1024, 2048] where rows <= max(n, 32) && rows * v * 8 <= linearBlockBudget(device: device) {
+            var p = all[0]
+            p.linearBlockRows = rows
+            all.append(p)
+        }
+        return all
+    }
+
     var defines: String {
         "#define VW \(vectorWidth)\n#define XENT_WG \(xentWorkGroupSize)\n#define XENT_CACHE \(xentCache)\n#define TILE \(tile)\n"
             + "#define XENT_LANES_MAX_C \(Self.lanesMaxClasses)\n"

@@ -121,7 +121,7 @@ import TestSupport
         let base = try OpenCLBackend(api: api, device: device, parameters: row, source: broken)
         row.vectorWidth = 4
         let xent = XentCase(Shape(rows: 64, cols: 300), elementType: .f32, options: CrossEntropyOptions(), seed: 5)
-        let tuner = Tuner(base: base, xent: xent, warmup: 0, repeats: 2, seed: 1, space: [base.parametersJSON, try base.with(parameters: row).parametersJSON])
+        let tuner = Tuner(base: base, operation: xent, warmup: 0, repeats: 2, seed: 1, space: [base.parametersJSON, try base.with(parameters: row).parametersJSON])
         let outcome = tuner.run(until: .now + .seconds(600))
         #expect(outcome.candidates.count == 2)
         #expect(outcome.candidates[0].check == "ok" && outcome.candidates[0].chosen)
@@ -135,14 +135,14 @@ import TestSupport
     @Test func theDefaultsAndThreeFastestOthersAreTimedAgain() throws {
         let xent = XentCase(Shape(rows: 256, cols: 1000), elementType: .f32, options: CrossEntropyOptions(), seed: 3)
         let space = [4, 1, 2, 8].flatMap { r in [64, 0].map { SwiftParameters(rangesPerThread: r, lanesMaxClasses: $0) } }.map(TuningJSONProbe.json)
-        let outcome = Tuner(base: SwiftBackend(), xent: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now + .seconds(120))
+        let outcome = Tuner(base: SwiftBackend(), operation: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now + .seconds(120))
         let counts = outcome.candidates.map { $0.timing?.milliseconds.count ?? 0 }
         #expect(counts.count == 8 && counts[0] == 12 && counts.filter { $0 == 12 }.count == 4 && counts.filter { $0 == 3 }.count == 4,
                 "the defaults and three others sampled 3 + 3 × 3 times, the rest 3: \(counts)")
         #expect(outcome.candidates.filter(\.chosen).count == 1 && counts[outcome.candidates.firstIndex(where: \.chosen)!] == 12)
 
         // A budget the first timings fill leaves no final round.
-        let short = Tuner(base: SwiftBackend(), xent: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now)
+        let short = Tuner(base: SwiftBackend(), operation: xent, warmup: 1, repeats: 3, seed: 0, space: space).run(until: .now)
         #expect(short.candidates.map { $0.timing?.milliseconds.count ?? 0 } == [3])
         #expect(short.chosen?.isDefault == true)
     }
@@ -191,10 +191,42 @@ import TestSupport
         let space = swift.candidates(for: shape, elementType: type)
         #expect(space.count > 1 && space[0] == SwiftParameters.defaults)
         for parameters in space {
-            let outcome = Tuner(base: swift, xent: xent, warmup: 0, repeats: 1, seed: 0, space: [TuningJSONProbe.json(parameters)])
+            let outcome = Tuner(base: swift, operation: xent, warmup: 0, repeats: 1, seed: 0, space: [TuningJSONProbe.json(parameters)])
                 .run(until: .now + .seconds(60))
             #expect(outcome.candidates.first?.check == "ok", "seed 9, shape \(shape) \(type.rawValue), \(parameters): \(outcome.candidates.first?.check ?? "none")")
         }
+    }
+
+    /// `tune --op linear-xent`: the fused linear op's blocks and tiles, each candidate spot-checked
+    /// against float64 and timed, on the Swift backend and every OpenCL device, recorded by NxDxV
+    /// and classed by V; later `bench --op linear-xent` and `loss --hidden` take the choice and say so.
+    @Test func theFusedLinearOpIsTunedAndItsChoiceUsed() throws {
+        let files = try TestFiles()
+        let db = files.path("linear.sqlite")
+        let backend = TestBackends.openCLDevices.isEmpty ? "swift" : "all"
+        let r = CommandRunner.run(["tune", "--op", "linear-xent", "--backend", backend, "--shapes", "40x16x3000", "--budget", "90s",
+                                   "--repeat", "2", "--warmup", "0", "--json", "--db", db])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        struct Result: Decodable { var backend: String; var op: String; var shape: String; var shapeClass: String; var measured: Int; var spaceSize: Int; var chosen: String? }
+        let results = try JSONDecoder().decode([Result].self, from: Data(r.standardOutput.utf8))
+        #expect(results.count == 1 + TestBackends.openCLDevices.count)
+        for result in results {
+            #expect(result.op == "linear-xent" && result.shape == "40x16x3000" && result.shapeClass == "C<=4096", "\(result)")
+            #expect(result.spaceSize > 1 && result.measured == result.spaceSize && result.chosen != nil, "\(result)")
+        }
+        // The Swift candidates: the automatic tiles, then blocks of 12, 24 (≤ N = 40) rows × 256 or 512 columns.
+        #expect(results.first?.spaceSize == 5)
+        #expect(try Self.rows(db, "SELECT COUNT(*) FROM tuning WHERE op = 'linear-xent' AND check_result = 'ok'") == ["\(results.map(\.spaceSize).reduce(0, +))"])
+        let bench = CommandRunner.run(["bench", "--op", "linear-xent", "--backend", "swift", "--shapes", "30x8x2000", "--repeat", "1",
+                                       "--warmup", "0", "--no-record", "--db", db])
+        #expect(bench.exitCode == 0, "\(bench.standardError)")
+        #expect(bench.standardError.contains("tuned parameters from run 1 for swift") && bench.standardError.contains("C<=4096 linear-xent f32"),
+                "\(bench.standardError)")
+        let other = CommandRunner.run(["bench", "--op", "linear-xent", "--backend", "swift", "--shapes", "30x8x20000", "--repeat", "1",
+                                       "--warmup", "0", "--no-record", "--db", db])
+        #expect(other.exitCode == 0 && !other.standardError.contains("tuned parameters"), "another class: \(other.standardError)")
+        #expect(CommandRunner.run(["tune", "--op", "linear-xent", "--shape-classes", "--db", db]).standardError.contains("--shape-classes are the fused op's"))
+        #expect(CommandRunner.run(["tune", "--op", "linear-xent", "--shapes", "40x3000", "--db", db]).exitCode != 0)
     }
 }
 
