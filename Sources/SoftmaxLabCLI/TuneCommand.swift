@@ -4,6 +4,7 @@ import Foundation
 import SoftmaxCore
 import SoftmaxCPU
 import SoftmaxOpenCL
+import SoftmaxReference
 
 /// `softmax-lab tune`: per device and shape class, every candidate parameter set of the fused
 /// loss+gradient (or of the fused linear cross-entropy) checked against the float64 oracle, timed,

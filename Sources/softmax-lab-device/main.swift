@@ -3,7 +3,7 @@
 // against the float64 oracle, then timed beside a copy of the same bytes, for each kernel
 // configuration asked for (device time is scarce: one run compares them all); then the fused linear
 // cross-entropy (loss, ∂H, ∂W, ∂b of f = H·W + b) at each --linear shape with the device's default
-// parameters, spot-checked against float64 (`LinearSpotCheck`) and timed in GFLOP/s (6·N·D·V), with
+// parameters, spot-checked against float64 (`LinearCase`) and timed in GFLOP/s (6·N·D·V), with
 // the device memory it allocated beyond its inputs and outputs.
 //   softmax-lab-device [--shapes 1024x32000,8192x128000] [--repeat 20] [--params auto,row,wg1024c32,…]
 //                      [--linear 2048x1024x32000,…] [--linear-repeat 3]
@@ -61,31 +61,20 @@ func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 func milliseconds(_ t: Duration) -> Double { Double(t.components.attoseconds) * 1e-15 + Double(t.components.seconds) * 1e3 }
 
-/// The fused linear cross-entropy at n×d×v on `backend`: checked once, then timed.
+/// The fused linear cross-entropy at n×d×v on `backend` (`LinearCase`, as `bench` measures it):
+/// checked once, then timed.
 func linearCheck(_ backend: OpenCLBackend, n: Int, d: Int, v: Int, repeats: Int) throws -> Bool {
-    var rng = SeededGenerator(seed: UInt64(n * 104_729 + v * 13 + d))
-    let scale = (12 / Float(d)).squareRoot().squareRoot()
-    func random(_ r: Int, _ c: Int, _ s: Float) -> Matrix { Matrix(rows: r, cols: c, storage: (0..<(r * c)).map { _ in Float.random(in: -s...s, using: &rng) }) }
-    let h = random(n, d, scale), w = random(d, v, scale), b = random(1, v, 1)
-    let labels = (0..<n).map { _ in Int32.random(in: 0..<Int32(v), using: &rng) }
-    let hb = try backend.makeBuffer(h), wb = try backend.makeBuffer(w), bb = try backend.makeBuffer(b)
-    let dh = try backend.makeBuffer(rows: n, cols: d), dw = try backend.makeBuffer(rows: d, cols: v), db = try backend.makeBuffer(rows: 1, cols: v)
-    let lse = try backend.makeBuffer(rows: n, cols: 1), rowLoss = try backend.makeBuffer(rows: n, cols: 1)
-    let y = BackendTargets<OpenCLLabels, OpenCLBuffer>.classIndices(try backend.makeIndexBuffer(labels))
-    let outputs = LinearCrossEntropyOutputs<OpenCLBuffer, OpenCLLabels>(hiddenGradient: dh, classifierGradient: dw, biasGradient: db,
-                                                                        rowLosses: rowLoss, logSumExp: lse)
-    func call() throws { _ = try backend.linearCrossEntropy(hidden: hb, classifier: wb, layout: .dv, bias: bb, targets: y, options: .init(), outputs: outputs) }
-    let first = try ContinuousClock().measure { try call(); try backend.synchronize() }
-    let rows = Array(Set([0, n - 1, n / 2])).sorted(), columns = Array(Set([0, v - 1, v / 3])).sorted(), features = Array(Set([0, d - 1])).sorted()
-    let failure = LinearSpotCheck(hidden: h, classifier: w, bias: b.storage, labels: labels, options: .init()).failure(
-        .init(lse: try backend.download(lse).storage, rowLoss: try backend.download(rowLoss).storage, hidden: try backend.download(dh),
-              classifier: try backend.download(dw), bias: try backend.download(db).storage), rows: rows, columns: columns, features: features)
+    let linear = LinearCase(rows: n, features: d, vocabulary: v, options: .init(), seed: 0)
+    let prepared = try linear.prepare(on: backend)
+    func call() throws { try prepared.run() }
+    let first = try ContinuousClock().measure { try prepared.run(checking: true) }
+    let failure = try linear.check(prepared)
     var wall: [Double] = [], kernel: [Double] = []
     for _ in 0..<repeats {
         wall.append(milliseconds(try ContinuousClock().measure { try call(); try backend.synchronize() }))
         kernel.append(try backend.deviceMilliseconds { try call() } ?? .nan)
     }
-    let flops = 6.0 * Double(n) * Double(d) * Double(v)
+    let flops = Double(linear.flops)
     print("  linear-xent \(n)x\(d)x\(v): \(failure ?? "ok"); wall \(median(wall)) ms = \(Int(flops / median(wall) / 1e6)) GFLOP/s "
           + "(kernels \(median(kernel)) ms, first call \(milliseconds(first)) ms); device memory beyond inputs and outputs "
           + "\(Double(backend.lastLinearWorkspaceBytes / 100_000) / 10) MB, the logits alone \(Double(n * v * 4 / 100_000) / 10) MB")

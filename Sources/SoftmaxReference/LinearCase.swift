@@ -1,16 +1,16 @@
 import SoftmaxCore
-import SoftmaxReference
 
 /// The fused linear cross-entropy's measured case, made once on the host: seeded H (N×D), W (D×V)
 /// with logits of a few units whatever D (as a trained head has), b and labels; loss, ∂H, ∂W and
 /// ∂b of the mean. `bench --op linear-xent` measures one backend with it, `tune --op linear-xent`
-/// every candidate; both check a call first (`LinearSpotCheck`: sampled rows and entries).
+/// every candidate, `softmax-lab-device` each device; all check a call first (`LinearSpotCheck`:
+/// sampled rows and entries).
 public struct LinearCase: Sendable {
     public let rows: Int, features: Int, vocabulary: Int
     public let options: CrossEntropyOptions
     public let layout: ClassifierLayout
     public let filterEpsilon: Float
-    let hidden: Matrix, classifier: Matrix, bias: Matrix, labels: [Int32]
+    public let hidden: Matrix, classifier: Matrix, bias: Matrix, labels: [Int32]
     let seed: UInt64
 
     public init(rows n: Int, features d: Int, vocabulary v: Int, options: CrossEntropyOptions, layout: ClassifierLayout = .dv,
@@ -28,18 +28,18 @@ public struct LinearCase: Sendable {
     }
 
     /// 6·N·D·V: the logits, ∂H and ∂W products.
-    var flops: Int { 6 * rows * features * vocabulary }
+    public var flops: Int { 6 * rows * features * vocabulary }
 
     /// The buffers of one backend, uploaded (W in `layout`), and the call that is timed.
-    struct Prepared<B: ComputeBackend> {
-        let backend: B
+    public struct Prepared<B: ComputeBackend> {
+        public let backend: B
         let hidden: B.FloatBuffer, classifier: B.FloatBuffer, bias: B.FloatBuffer
         let targets: BackendTargets<B.IndexBuffer, B.FloatBuffer>
         let dH: B.FloatBuffer, dW: B.FloatBuffer, db: B.FloatBuffer, lse: B.FloatBuffer, rowLoss: B.FloatBuffer
         let options: CrossEntropyOptions, layout: ClassifierLayout, filterEpsilon: Float
 
         /// One call; `checking` also writes the per-row lse and loss.
-        func run(checking: Bool) throws {
+        public func run(checking: Bool) throws {
             let outputs = LinearCrossEntropyOutputs<B.FloatBuffer, B.IndexBuffer>(
                 hiddenGradient: dH, classifierGradient: dW, biasGradient: db, rowLosses: checking ? rowLoss : nil,
                 logSumExp: checking ? lse : nil, filterEpsilon: filterEpsilon)
@@ -48,10 +48,10 @@ public struct LinearCase: Sendable {
             try backend.synchronize()
         }
 
-        func run() throws { try run(checking: false) }
+        public func run() throws { try run(checking: false) }
     }
 
-    func prepare<B: ComputeBackend>(on backend: B) throws -> Prepared<B> {
+    public func prepare<B: ComputeBackend>(on backend: B) throws -> Prepared<B> {
         let (n, d, v) = (rows, features, vocabulary)
         return Prepared(
             backend: backend, hidden: try backend.makeBuffer(hidden), classifier: try backend.makeBuffer(layout == .dv ? classifier : classifier.transposed),
@@ -63,7 +63,7 @@ public struct LinearCase: Sendable {
 
     /// Compares what the last `run(checking: true)` wrote with the oracle on sampled rows and
     /// entries: nil when right, else the sentence naming the first value that is not.
-    func check<B: ComputeBackend>(_ p: Prepared<B>) throws -> String? {
+    public func check<B: ComputeBackend>(_ p: Prepared<B>) throws -> String? {
         let got = LinearSpotCheck.Got(
             lse: try p.backend.download(p.lse).storage, rowLoss: try p.backend.download(p.rowLoss).storage, hidden: try p.backend.download(p.dH),
             classifier: layout == .dv ? try p.backend.download(p.dW) : try p.backend.download(p.dW).transposed, bias: try p.backend.download(p.db).storage)
@@ -74,23 +74,5 @@ public struct LinearCase: Sendable {
         }
         return LinearSpotCheck(hidden: hidden, classifier: classifier, bias: bias.storage, labels: labels, options: options, filterEpsilon: filterEpsilon)
             .failure(got, rows: sample(n, 6), columns: sample(v, 1), features: sample(d, 1))
-    }
-}
-
-extension LinearCase: TuningCase {
-    public var shape: Shape { Shape(rows: rows, cols: vocabulary) }
-    public var elementType: ElementType { .f32 }
-    public var label: String { "\(rows)x\(features)x\(vocabulary)" }
-
-    public func prepareCall<B: ComputeBackend>(on backend: B) throws -> PreparedCall {
-        let prepared = try prepare(on: backend)
-        return PreparedCall(run: prepared.run, check: {
-            try prepared.run(checking: true)
-            return try self.check(prepared)
-        })
-    }
-
-    public func candidatesJSON<B: TunableBackend>(of backend: B) -> [String] {
-        backend.linearCandidatesJSON(rows: rows, features: features, vocabulary: vocabulary)
     }
 }
