@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "How --op linear-xent stores its classifier: dv (D×V, this project's layout) or vd (V×D, PyTorch's; op linear-xent-vd).")
     var classifierLayout: ClassifierLayout = .dv
 
-    @Option(help: "--op linear-xent: Cut Cross-Entropy's gradient filter ε (0 = exact, the default; op linear-xent+filter; the swift backend), as loss --filter-epsilon.")
+    @Option(help: "--op linear-xent: Cut Cross-Entropy's gradient filter ε (0 = exact, the default; op linear-xent+filter), as loss --filter-epsilon.")
     var filterEpsilon: Float = 0
 
     @Option(help: "Seed of the random data.")

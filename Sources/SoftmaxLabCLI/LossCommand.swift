@@ -32,7 +32,7 @@ struct LossCommand: ParsableCommand {
     @Option(help: "With --hidden and --bias: write ∂loss/∂b (V) here as float32 .npy.")
     var gradBiasOut: String?
 
-    @Option(help: "With --hidden: Cut Cross-Entropy's gradient filter, leaving out of ∂H, ∂W and ∂b every tile of the logits' gradient whose entries are all below ε before the reduction's scale (0 = exact, the default; the swift backend).")
+    @Option(help: "With --hidden: Cut Cross-Entropy's gradient filter, leaving out of ∂H, ∂W and ∂b every tile of the logits' gradient whose entries are all below ε before the reduction's scale (0 = exact, the default).")
     var filterEpsilon: Float = 0
 
     @Option(help: "Class-index labels, one per row: .npy (integers) or text with one label per line.")

@@ -11,11 +11,14 @@ import SoftmaxCore
 ///      (`xent_denominator` once over all N labels), its gradient G_b into a second b×V buffer
 ///   3. ∂H_b = G_b·Wᵀ, ∂W += H_bᵀ·G_b      (`matmul_strided`, W in either layout by its strides)
 ///   4. ∂b += Σ_rows G_b                   (`column_sums`)
+/// With the gradient filter (ε > 0) `filter_tiles` zeroes and flags G_b's TILE×TILE tiles below ε
+/// between 2 and 3, and the products step over the flagged ones.
 /// and the block's per-row results copied into the batch's, whose one `xent_reduce` gives the loss.
 /// Every product is deterministic (no atomics): CCE's recompute-and-accumulate backward needs float
 /// atomic adds, which OpenCL 1.2 does not have. Extra device memory: b·V·4 bytes of logits, as many
 /// again for G_b when a gradient is asked, 24·b bytes of per-row block buffers, at most 16·N of
-/// per-row batch buffers and 12 bytes of status per block — independent of N·V.
+/// per-row batch buffers, 12 bytes of status per block and, with the filter, 4 bytes per TILE×TILE
+/// tile of a block — independent of N·V.
 extension OpenCLBackend {
     public func linearCrossEntropy(
         hidden: OpenCLBuffer, classifier: OpenCLBuffer, layout: ClassifierLayout, bias: OpenCLBuffer?,
@@ -26,9 +29,6 @@ extension OpenCLBackend {
         try outputs.validate(hidden: hidden, classifier: classifier, layout: layout, bias: bias, options: options)
         let n = hidden.rows, d = hidden.cols, v = LinearCrossEntropyOutputs<OpenCLBuffer, OpenCLLabels>.vocabulary(classifier, layout)
         guard case .classIndices(let labels) = targets else { throw LinearCrossEntropyFault.probabilityTargets }
-        guard outputs.filterEpsilon == 0 else {
-            throw SoftmaxError.invalidOption("the gradient filter (ε > 0) runs on the swift backend; the OpenCL fused linear cross-entropy is exact only")
-        }
         guard labels.count == n else {
             throw SoftmaxError.shapeMismatch(what: "labels", expected: "\(n) labels (one per hidden row)", got: "\(labels.count)")
         }
@@ -61,22 +61,29 @@ extension OpenCLBackend {
         let batchPredictions = outputs.predictions
         let blocks = (n + b - 1) / b
         let blockStatus = try ints(3 * blocks, "the blocks' status words")
+        // The gradient filter's tiles: TILE×TILE, one flag each.
+        let t = parameters.tile
+        let (flagRows, flagCols) = ((b + t - 1) / t, (v + t - 1) / t)
+        let filtering = blockGradient != nil && outputs.filterEpsilon > 0
+        let skip = filtering ? try ints(flagRows * flagCols, "the gradient filter's tile flags") : nil
         let weights = try weightBuffer(options.classWeights)
         let mean = options.reduction == .mean
 
         func copy(_ source: cl_mem, _ sourceOffset: Int, _ destination: cl_mem, _ destinationOffset: Int, _ bytes: Int) throws {
             try api.check(api.enqueueCopyBuffer(queue, source, destination, sourceOffset, destinationOffset, bytes, 0, nil, nil), "clEnqueueCopyBuffer")
         }
-        /// c = a·b (+ bias) (+ c), each operand as (buffer, offset, row stride, column stride) in floats.
+        /// c = a·b (+ bias) (+ c), each operand as (buffer, offset, row stride, column stride) in
+        /// floats; `skipMode` says where the filtered gradient is (`step_left_out` in linear.cl).
         func product(m: Int, n columns: Int, k: Int, _ a: (cl_mem, Int, Int, Int), _ bOperand: (cl_mem, Int, Int, Int), bias: cl_mem?,
-                     _ c: (cl_mem, Int, Int), accumulate: Bool) throws {
-            let t = parameters.tile, edge = 4 * t
+                     _ c: (cl_mem, Int, Int), accumulate: Bool, skipMode: Int = 0) throws {
+            let edge = 4 * t
             try launch("matmul_strided", global: [(columns + edge - 1) / edge * t, (m + edge - 1) / edge * t], local: [t, t], [
                 .int(m), .int(columns), .int(k),
                 .buffer(a.0), .long(a.1), .long(a.2), .long(a.3),
                 .buffer(bOperand.0), .long(bOperand.1), .long(bOperand.2), .long(bOperand.3),
                 .buffer(bias ?? placeholder), .int(bias == nil ? 0 : 1),
-                .buffer(c.0), .long(c.1), .long(c.2), .int(accumulate ? 1 : 0)])
+                .buffer(c.0), .long(c.1), .long(c.2), .int(accumulate ? 1 : 0),
+                .buffer(skip?.mem ?? placeholder), .int(skip == nil ? 0 : skipMode), .int(flagRows), .int(flagCols)])
         }
         // W[k, j] (k a feature, j a class) and its transpose, as strides in each layout.
         let w = classifier.mem
@@ -111,18 +118,24 @@ extension OpenCLBackend {
             }
             if let p = batchPredictions { try copy(blockRows.predictions.mem, 0, p.mem, r0 * 4, rows * 4) }
             guard let g = blockGradient?.mem else { continue }
+            if let skip {
+                try launch("filter_tiles", global: [flagCols * t, (rows + t - 1) / t * t], local: [t, t], [
+                    .int(rows), .int(v), .buffer(g), .float(outputs.filterEpsilon), .buffer(denominator), .int(mean ? 1 : 0), .buffer(skip.mem)])
+            }
             if let dH = outputs.hiddenGradient {
                 // ∂H[r0 + i, k] = Σ_j G_b[i, j]·W[k, j]
                 try product(m: rows, n: d, k: v, (g, 0, v, 1), (w, 0, wClassStride, wFeatureStride), bias: nil,
-                            (dH.mem, r0 * d, d), accumulate: false)
+                            (dH.mem, r0 * d, d), accumulate: false, skipMode: 3)
             }
             if let dW = outputs.classifierGradient {
                 if layout == .dv {
                     // ∂W[k, j] += Σ_i H[r0 + i, k]·G_b[i, j]
-                    try product(m: d, n: v, k: rows, (hidden.mem, r0 * d, 1, d), (g, 0, v, 1), bias: nil, (dW.mem, 0, v), accumulate: block > 0)
+                    try product(m: d, n: v, k: rows, (hidden.mem, r0 * d, 1, d), (g, 0, v, 1), bias: nil, (dW.mem, 0, v), accumulate: block > 0,
+                                skipMode: 1)
                 } else {
                     // ∂W[j, k] += Σ_i G_b[i, j]·H[r0 + i, k]
-                    try product(m: v, n: d, k: rows, (g, 0, 1, v), (hidden.mem, r0 * d, d, 1), bias: nil, (dW.mem, 0, d), accumulate: block > 0)
+                    try product(m: v, n: d, k: rows, (g, 0, 1, v), (hidden.mem, r0 * d, d, 1), bias: nil, (dW.mem, 0, d), accumulate: block > 0,
+                                skipMode: 2)
                 }
             }
             if let db = outputs.biasGradient {
@@ -168,8 +181,8 @@ extension OpenCLBackend {
     /// Bytes the fused linear cross-entropy allocates on the device beyond its inputs and outputs
     /// for this shape, by the formula above with every per-row buffer counted (at most: a call
     /// given per-row outputs allocates fewer). A test holds it to `lastLinearWorkspaceBytes`.
-    public func linearCrossEntropyWorkspaceBytes(rows n: Int, features d: Int, vocabulary v: Int, gradient: Bool = true) -> Int {
-        let b = parameters.linearBlockRows(rows: n, vocabulary: v, gradient: gradient, device: openCLDevice)
-        return b * v * 4 * (gradient ? 2 : 1) + 24 * b + 16 * n + 12 * ((n + b - 1) / b)
+    public func linearCrossEntropyWorkspaceBytes(rows n: Int, features d: Int, vocabulary v: Int, gradient: Bool = true, filtered: Bool = false) -> Int {
+        let b = parameters.linearBlockRows(rows: n, vocabulary: v, gradient: gradient, device: openCLDevice), t = parameters.tile
+        return b * v * 4 * (gradient ? 2 : 1) + 24 * b + 16 * n + 12 * ((n + b - 1) / b) + (gradient && filtered ? 4 * ((b + t - 1) / t) * ((v + t - 1) / t) : 0)
     }
 }

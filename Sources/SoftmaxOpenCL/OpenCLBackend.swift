@@ -65,7 +65,7 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         counter = try allocate(4)
         let program = try session.program(source: source, defines: self.parameters.defines)
         for name in ["softmax_xent_fwd_bwd_row", "softmax_xent_fwd_bwd", "softmax_xent_fwd_bwd_lanes", "xent_denominator", "xent_reduce", "matmul_bias",
-                     "matmul_tn_l2", "matmul_strided", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
+                     "matmul_tn_l2", "matmul_strided", "filter_tiles", "column_sums", "sgd_momentum", "copy_floats", "gather_rows", "gather_labels", "count_correct"] {
             var s: cl_int = 0
             guard let k = api.createKernel(program, name, &s), s == CL_SUCCESS else { throw OpenCLError(status: s, call: "clCreateKernel(\(name))") }
             kernels[name] = k

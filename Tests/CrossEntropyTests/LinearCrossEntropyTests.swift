@@ -209,52 +209,58 @@ import TestSupport
         }
     }
 
-    /// Cut Cross-Entropy's gradient filter on the Swift backend: ε = 0 is exact; ε > 0 changes no
-    /// loss, lse or prediction and moves each gradient value by at most what the left-out entries
-    /// bound (ε·scale·Σ|other operand|); an ε above every entry leaves every tile out. OpenCL refuses it.
+    /// Cut Cross-Entropy's gradient filter on every backend: ε = 0 is exact; ε > 0 changes no loss,
+    /// lse or prediction and moves each gradient value by at most what the left-out entries bound
+    /// (ε·scale·Σ|other operand|); an ε above every entry leaves every tile out.
     @Test func theGradientFilterLeavesOutOnlyTilesBelowEpsilon() throws {
         let c = Case(n: 30, d: 7, v: 700, tiles: (6, 32))
         let x = Self.inputs(c, seed: 41, logitScale: 6)
-        let backend = Self.swiftBackend(c)
-        let exact = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels))
-        let zero = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 0)
-        #expect(zero.hiddenGradient == exact.hiddenGradient && zero.classifierGradient == exact.classifierGradient && zero.biasGradient == exact.biasGradient)
         let scale = 1 / Float(c.n)
-        for eps: Float in [1e-3, 0.05] {
-            let got = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: eps)
-            #expect(got.value.loss == exact.value.loss && got.logSumExp == exact.logSumExp && got.predictions == exact.predictions, "ε \(eps)")
-            var changed = 0
-            for i in 0..<c.n {
+        for (name, backend) in try Self.backends(c) {
+            let exact = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels))
+            let zero = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 0)
+            #expect(zero.hiddenGradient == exact.hiddenGradient && zero.classifierGradient == exact.classifierGradient
+                    && zero.biasGradient == exact.biasGradient, "\(name)")
+            for eps: Float in [1e-3, 0.05] {
+                let got = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: eps)
+                #expect(got.value.loss == exact.value.loss && got.logSumExp == exact.logSumExp && got.predictions == exact.predictions, "\(name) ε \(eps)")
+                var changed = 0, worst: [String] = []
+                for i in 0..<c.n {
+                    for k in 0..<c.d {
+                        let bound = eps * scale * (0..<c.v).reduce(Float(0)) { $0 + abs(x.w[k, $1]) } * 1.001 + 1e-7
+                        let diff = abs(got.hiddenGradient![i, k] - exact.hiddenGradient![i, k])
+                        if diff > bound { worst.append("dH[\(i), \(k)] moved by \(diff), bound \(bound)") }
+                        if diff > 0 { changed += 1 }
+                    }
+                }
                 for k in 0..<c.d {
-                    let bound = eps * scale * (0..<c.v).reduce(Float(0)) { $0 + abs(x.w[k, $1]) } * 1.001 + 1e-7
-                    let diff = abs(got.hiddenGradient![i, k] - exact.hiddenGradient![i, k])
-                    #expect(diff <= bound, "ε \(eps): dH[\(i), \(k)] moved by \(diff), bound \(bound)")
-                    if diff > 0 { changed += 1 }
+                    let bound = eps * scale * (0..<c.n).reduce(Float(0)) { $0 + abs(x.h[$1, k]) } * 1.001 + 1e-7
+                    for j in 0..<c.v where abs(got.classifierGradient![k, j] - exact.classifierGradient![k, j]) > bound {
+                        worst.append("dW[\(k), \(j)] moved by \(abs(got.classifierGradient![k, j] - exact.classifierGradient![k, j])), bound \(bound)")
+                    }
                 }
+                for j in 0..<c.v where abs(got.biasGradient![j] - exact.biasGradient![j]) > eps * 1.001 { worst.append("db[\(j)]") }
+                #expect(worst.isEmpty, "\(name) ε \(eps): \(worst.prefix(4))")
+                // At the larger ε something was left out: the filter did run.
+                if eps > 0.01 { #expect(changed > 0, "\(name): ε \(eps) left no tile out") }
             }
-            for k in 0..<c.d {
-                let bound = eps * scale * (0..<c.n).reduce(Float(0)) { $0 + abs(x.h[$1, k]) } * 1.001 + 1e-7
-                for j in 0..<c.v {
-                    let diff = abs(got.classifierGradient![k, j] - exact.classifierGradient![k, j])
-                    #expect(diff <= bound, "ε \(eps): dW[\(k), \(j)] moved by \(diff), bound \(bound)")
-                }
+            // The V×D layout leaves out the same tiles: its filtered gradients are the D×V layout's.
+            let dv = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 0.05)
+            let vd = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w.transposed, layout: .vd, bias: x.bias, targets: .classIndices(x.labels),
+                                                    filterEpsilon: 0.05)
+            for (what, a, b) in [("dH", dv.hiddenGradient!.storage, vd.hiddenGradient!.storage),
+                                 ("dW", dv.classifierGradient!.storage, vd.classifierGradient!.transposed.storage),
+                                 ("db", dv.biasGradient!, vd.biasGradient!)] {
+                let largest = a.map(abs).max() ?? 0
+                #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * largest + 1e-9 }, "\(name): \(what) differs between the layouts with the filter")
             }
-            for j in 0..<c.v { #expect(abs(got.biasGradient![j] - exact.biasGradient![j]) <= eps * 1.001, "ε \(eps): db[\(j)]") }
-            // At the larger ε something was left out: the filter did run.
-            if eps > 0.01 { #expect(changed > 0, "ε \(eps) left no tile out") }
-        }
-        // Every entry is below 2 (|p − onehot| ≤ 1 before the mean's scale): every tile left out.
-        let all = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 2)
-        #expect(all.hiddenGradient!.storage.allSatisfy { $0 == 0 } && all.classifierGradient!.storage.allSatisfy { $0 == 0 })
-        #expect(all.biasGradient!.allSatisfy { $0 == 0 } && all.value.loss == exact.value.loss)
-        for backendCase in TestBackends.openCLLinear(blockRows: nil).prefix(1) {
-            let error = #expect(throws: SoftmaxError.self) {
-                _ = try backendCase.make().linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 1e-3)
+            // Every entry is below 2 (|p − onehot| ≤ 1 before the mean's scale): every tile left out.
+            let all = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: 2)
+            #expect(all.hiddenGradient!.storage.allSatisfy { $0 == 0 } && all.classifierGradient!.storage.allSatisfy { $0 == 0 }, "\(name)")
+            #expect(all.biasGradient!.allSatisfy { $0 == 0 } && all.value.loss == exact.value.loss, "\(name)")
+            #expect(throws: SoftmaxError.self, "\(name)") {
+                _ = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: -1)
             }
-            #expect(error?.description == "the gradient filter (ε > 0) runs on the swift backend; the OpenCL fused linear cross-entropy is exact only")
-        }
-        #expect(throws: SoftmaxError.self) {
-            _ = try backend.linearCrossEntropy(hidden: x.h, classifier: x.w, bias: x.bias, targets: .classIndices(x.labels), filterEpsilon: -1)
         }
     }
 

@@ -65,6 +65,11 @@ import TestSupport
             // neither the batch's loss nor its lse (8·N fewer bytes than the formula's most).
             let formula = backend.linearCrossEntropyWorkspaceBytes(rows: n, features: d, vocabulary: v)
             #expect(backend.lastLinearWorkspaceBytes == formula - 8 * n, "blocks of \(blockRows.map(String.init) ?? "auto"), \(n)x\(d)x\(v)")
+            // With the gradient filter, its tile flags too.
+            _ = try backend.linearCrossEntropy(hidden: h, classifier: w, bias: nil, targets: .classIndices(RandomData.labels(n, classes: v, &rng)),
+                                               filterEpsilon: 1e-3)
+            let filtered = backend.linearCrossEntropyWorkspaceBytes(rows: n, features: d, vocabulary: v, filtered: true)
+            #expect(filtered > formula && backend.lastLinearWorkspaceBytes == filtered - 8 * n, "filtered, \(n)x\(d)x\(v)")
         }
         // Blocks of 48 MiB at most on a CPU device whatever N: CCE's shape stays far below its 8.4 GB of logits.
         let automatic = try OpenCLBackend(api: api, device: device)
