@@ -89,9 +89,7 @@ extension OpenCLBackend {
         let w = classifier.mem
         let (wFeatureStride, wClassStride) = layout == .dv ? (v, 1) : (1, d)
 
-        try launch("xent_denominator", global: [parameters.xentWorkGroupSize], local: [parameters.xentWorkGroupSize], [
-            .int(n), .int(v), .buffer(labels.mem), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
-            .int(0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
+        try launchDenominator(rows: n, classes: v, labels: labels.mem, weights: weights, useProbabilities: false, ignoreIndex: options.ignoreIndex)
         for block in 0..<blocks {
             let r0 = block * b, rows = min(b, n - r0)
             try copy(labels.mem, r0 * 4, blockLabels.mem, 0, rows * 4)
@@ -142,30 +140,13 @@ extension OpenCLBackend {
                 try launch("column_sums", global: [v], local: nil, [.int(rows), .int(v), .buffer(g), .buffer(db.mem), .int(block > 0 ? 1 : 0)])
             }
         }
-        try launch("xent_reduce", global: [parameters.xentWorkGroupSize], local: [parameters.xentWorkGroupSize], [
-            .int(n), .buffer(batchLoss.mem), .buffer(batchZ.mem), .buffer(batchHit.mem), .int(outputs.accuracy ? 1 : 0),
-            .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
-
-        var words = [Int32](repeating: 0, count: 3 * blocks)
-        var values = [Float](repeating: 0, count: 3)
-        var counts = [Float](repeating: 0, count: 2)
-        try words.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, blockStatus.mem, cl_bool(CL_FALSE), 0, bytes.count, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
-        try counts.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, denominator, cl_bool(CL_FALSE), 0, 8, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
-        try values.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
+        let (words, value) = try reduceAndRead(rows: n, rowLoss: batchLoss.mem, rowZ: batchZ.mem, rowHit: batchHit.mem, accuracy: outputs.accuracy,
+                                               mean: mean, statusWords: blockStatus.mem, count: 3 * blocks)
         // The first row at fault over the blocks (word k of block i reports a row of that block).
         func first(_ word: Int) -> Int? {
             (0..<blocks).lazy.compactMap { i in words[3 * i + word] == Int32.max ? nil : i * b + Int(words[3 * i + word]) }.first
         }
-        if let row = first(1) {
-            let label = try downloadLabels(labels, from: row, count: 1)[0]
-            throw SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: v, ignoreIndex: options.ignoreIndex)
-        }
+        if let row = first(1) { throw try labelError(labels, row: row, classes: v, ignoreIndex: options.ignoreIndex) }
         if let row = first(0) {
             for (buffer, what) in [(hidden, "hidden states"), (classifier, "classifier"), (bias, "bias")] {
                 guard let buffer else { continue }
@@ -174,8 +155,7 @@ extension OpenCLBackend {
             }
             throw LinearCrossEntropyFault.overflow(row: row)
         }
-        return CrossEntropyValue(loss: Double(values[0]), zLoss: Double(values[1]), counted: Int(counts[1]),
-                                 correct: outputs.accuracy ? Int(values[2]) : nil)
+        return value
     }
 
     /// Bytes the fused linear cross-entropy allocates on the device beyond its inputs and outputs

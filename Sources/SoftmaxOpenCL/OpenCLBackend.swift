@@ -308,11 +308,8 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
 
         // Non-blocking: the kernels after it in the queue are the only readers.
         try api.check(statusPreset.withUnsafeBytes { bytes in api.enqueueWriteBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil) }, "clEnqueueWriteBuffer")
-        let wg = parameters.xentWorkGroupSize
         // Always: the counted rows are part of every result.
-        try launch("xent_denominator", global: [wg], local: [wg], [
-            .int(n), .int(c), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
-            .int(useProbabilities ? 1 : 0), .int(Int(options.ignoreIndex)), .buffer(denominator)])
+        try launchDenominator(rows: n, classes: c, labels: labels, weights: weights, useProbabilities: useProbabilities, ignoreIndex: options.ignoreIndex)
         let arguments = XentLaunch(
             rows: n, classes: c, logits: logits.mem, labels: labels, probabilities: probabilities,
             weights: weights?.mem ?? placeholder, useProbabilities: useProbabilities, hasWeights: weights != nil,
@@ -323,28 +320,10 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
             softcap: options.softcap ?? 0, zLoss: options.zLoss, wantArgmax: outputs.accuracy,
             predictions: outputs.predictions?.mem ?? rows.predictions.mem, rowZ: rows.z.mem, rowHit: rows.hit.mem).arguments
         try launchFused(rows: n, classes: c, logitType: logits.elementType, gradientType: outputs.gradient?.elementType ?? .f32, arguments)
-        try launch("xent_reduce", global: [wg], local: [wg], [
-            .int(n), .buffer(rowLoss), .buffer(rows.z.mem), .buffer(rows.hit.mem), .int(outputs.accuracy ? 1 : 0),
-            .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
-
-        // The status and count reads need not block: the loss's blocking read after them in the
-        // in-order queue returns only once all are done.
-        var result = [Int32](repeating: 0, count: 3)
-        var values = [Float](repeating: 0, count: 3)
-        var counts = [Float](repeating: 0, count: 2)
-        try result.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, status, cl_bool(CL_FALSE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
-        try counts.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, denominator, cl_bool(CL_FALSE), 0, 8, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
-        try values.withUnsafeMutableBytes { bytes in
-            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
-        }
+        let (result, value) = try reduceAndRead(rows: n, rowLoss: rowLoss, rowZ: rows.z.mem, rowHit: rows.hit.mem, accuracy: outputs.accuracy,
+                                                mean: mean, statusWords: status, count: 3)
         if result[1] != Int32.max, case .classIndices(let l) = targets {
-            let row = Int(result[1])
-            let label = try downloadLabels(l, from: row, count: 1)[0]
-            throw SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: c, ignoreIndex: options.ignoreIndex)
+            throw try labelError(l, row: Int(result[1]), classes: c, ignoreIndex: options.ignoreIndex)
         }
         if result[2] != Int32.max, case .probabilities(let q) = targets {
             throw try nonFinite(in: q, row: Int(result[2]), source: "probability targets")
@@ -352,8 +331,47 @@ public final class OpenCLBackend: ComputeBackend, @unchecked Sendable {
         if result[0] != Int32.max {
             throw try nonFinite(in: logits, row: Int(result[0]), source: "logits")
         }
-        return CrossEntropyValue(loss: Double(values[0]), zLoss: Double(values[1]), counted: Int(counts[1]),
-                                 correct: outputs.accuracy ? Int(values[2]) : nil)
+        return value
+    }
+
+    /// `xent_denominator` into `denominator`: Σ w_y and the counted rows of n labels of c classes
+    /// (N and N for probability targets), the mean's divisors of every fused call.
+    func launchDenominator(rows n: Int, classes c: Int, labels: cl_mem, weights: OpenCLBuffer?, useProbabilities: Bool, ignoreIndex: Int32) throws {
+        let wg = parameters.xentWorkGroupSize
+        try launch("xent_denominator", global: [wg], local: [wg], [
+            .int(n), .int(c), .buffer(labels), .buffer(weights?.mem ?? placeholder), .int(weights == nil ? 0 : 1),
+            .int(useProbabilities ? 1 : 0), .int(Int(ignoreIndex)), .buffer(denominator)])
+    }
+
+    /// How every fused call ends: `xent_reduce` of n rows into `loss`, then `count` status words
+    /// from `statusWords`, the divisors and the loss read back. The status and count reads need
+    /// not block: the loss's blocking read after them in the in-order queue returns only once all
+    /// are done.
+    func reduceAndRead(rows n: Int, rowLoss: cl_mem, rowZ: cl_mem, rowHit: cl_mem, accuracy: Bool, mean: Bool,
+                       statusWords: cl_mem, count: Int) throws -> (status: [Int32], value: CrossEntropyValue) {
+        let wg = parameters.xentWorkGroupSize
+        try launch("xent_reduce", global: [wg], local: [wg], [
+            .int(n), .buffer(rowLoss), .buffer(rowZ), .buffer(rowHit), .int(accuracy ? 1 : 0), .buffer(denominator), .int(mean ? 1 : 0), .buffer(loss)])
+        var words = [Int32](repeating: 0, count: count)
+        var values = [Float](repeating: 0, count: 3)
+        var counts = [Float](repeating: 0, count: 2)
+        try words.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, statusWords, cl_bool(CL_FALSE), 0, bytes.count, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        try counts.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, denominator, cl_bool(CL_FALSE), 0, 8, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        try values.withUnsafeMutableBytes { bytes in
+            try api.check(api.enqueueReadBuffer(queue, loss, cl_bool(CL_TRUE), 0, 12, bytes.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+        return (words, CrossEntropyValue(loss: Double(values[0]), zLoss: Double(values[1]), counted: Int(counts[1]),
+                                         correct: accuracy ? Int(values[2]) : nil))
+    }
+
+    /// The error for the label of `row` that a kernel reported out of range (reads that label only).
+    func labelError(_ labels: OpenCLLabels, row: Int, classes: Int, ignoreIndex: Int32) throws -> SoftmaxError {
+        let label = try downloadLabels(labels, from: row, count: 1)[0]
+        return SoftmaxError.labelOutOfRange(source: "labels", location: "row \(row)", label: Int(label), classes: classes, ignoreIndex: ignoreIndex)
     }
 
     /// The fused variant the parameters choose for `rows` × `classes`, with `arguments` (an
