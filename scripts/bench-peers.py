@@ -158,21 +158,22 @@ def now():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record(db, rows, args):
-    """One finished bench run per peer, its timings, and a device row named after the peer."""
+def record(db, rows, args, device=None, device_type="CPU"):
+    """One finished bench run per peer, its timings, and a device row named after the peer: this
+    machine's CPU, or `device` (e.g. a GPU's name) of `device_type`."""
     con = sqlite3.connect(db, timeout=30)
     con.execute("PRAGMA foreign_keys = ON")
     if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'timings'").fetchone():
         sys.exit(f"{db} has no softmax-lab schema; create it first, e.g. `softmax-lab runs list --db {db}`")
     has_peak = any(c[1] == "peak_extra_bytes" for c in con.execute("PRAGMA table_info(timings)"))
     host = socket.gethostname()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    cpu = device or next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     for peer in sorted({r["backend"] for r in rows}):
         # torch-chunked is torch's F.linear_cross_entropy with LinearCrossEntropyOptions.
         version = {"numpy": np.__version__}.get(peer) or __import__(peer.split("-")[0]).__version__
         with con:
             con.execute("""INSERT OR IGNORE INTO devices (backend, platform, name, vendor, driver_version, type, host, first_seen_at)
-                           VALUES (?, '', ?, ?, ?, 'CPU', ?, ?)""", (peer, f"{cpu} ({peer} {version})", cpu, version, host, now()))
+                           VALUES (?, '', ?, ?, ?, ?, ?, ?)""", (peer, f"{cpu} ({peer} {version})", cpu, version, device_type, host, now()))
             device = con.execute("SELECT id FROM devices WHERE backend = ? AND platform = '' AND name = ? AND driver_version = ? AND host = ?",
                                  (peer, f"{cpu} ({peer} {version})", version, host)).fetchone()[0]
             run = con.execute("""INSERT INTO runs (uuid, kind, name, status, started_at, ended_at, device_id, backend, config, seed,
