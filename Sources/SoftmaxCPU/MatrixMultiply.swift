@@ -172,6 +172,8 @@ enum MatrixMultiply {
         let whole = n / nr * nr
         for p in 0..<k {
             let from = b + p * ldb
+            // A few rows ahead: B's rows are short runs far apart too (a chunk of W's columns).
+            if p + 4 < k { for j in stride(from: 0, to: n, by: 16) { prefetchForReading(from + 4 * ldb + j) } }
             var j0 = 0
             while j0 < whole {
                 let to = dst + (j0 / nr) * k * nr + p * nr
@@ -199,7 +201,10 @@ enum MatrixMultiply {
                     let width = Swift.max(0, Swift.min(vecWidth, n - jh))
                     var p = 0
                     if width == vecWidth {
+                        // The next 16 rows' lines at the same columns, one group ahead.
+                        let ahead = Swift.max(0, Swift.min(vecWidth, n - jh - vecWidth))
                         while p + vecWidth <= k {
+                            for j in 0..<ahead { prefetchForReading(bt + (jh + vecWidth + j) * ldbt + p) }
                             for j in 0..<vecWidth { v[j] = load(bt + (jh + j) * ldbt + p) }
                             Transpose16.transpose(v)
                             for q in 0..<vecWidth { store(v[q], sliver + (p + q) * nr + half * vecWidth) }
@@ -236,11 +241,20 @@ enum MatrixMultiply {
     ) {
         // A short k (∂W from a block of a few dozen rows) makes C's read and write the cost: walk C
         // along its rows, so each of its six rows streams, instead of down its columns.
+        // C's rows there are runs of a few lines far apart (∂W's column chunk), which the hardware
+        // prefetchers miss: the next sliver's rows are asked for one row of tiles ahead.
         if k <= 64 {
             for (isl, i0) in stride(from: 0, to: m, by: mr).enumerated() {
+                let ahead = Swift.min(mr, Swift.max(0, m - i0 - mr))
                 for (js, j0) in stride(from: 0, to: n, by: nr).enumerated() {
+                    let cols = Swift.min(nr, n - j0)
+                    for r in 0..<ahead {
+                        let next = c + (i0 + mr + r) * ldc + j0
+                        prefetchForWriting(next)
+                        if cols > 16 { prefetchForWriting(next + 16) }
+                    }
                     microKernel(k, pa + isl * k * mr, pb + js * k * nr, c + i0 * ldc + j0, ldc,
-                                rows: Swift.min(mr, m - i0), cols: Swift.min(nr, n - j0))
+                                rows: Swift.min(mr, m - i0), cols: cols)
                 }
             }
             return

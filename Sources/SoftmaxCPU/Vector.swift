@@ -109,3 +109,18 @@ func tanh(_ v: Vec) -> Vec {
     q = multiplyAdd(q, z, Vec(repeating: 1))
     return x * p / q
 }
+
+/// LLVM's prefetch intrinsic, which Swift does not expose: a hint to bring a cache line in for
+/// writing (`prefetchw`) ahead of its use. The arguments must be literal constants at the call.
+@_silgen_name("llvm.prefetch.p0")
+private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ dataCache: Int32)
+
+/// The line holding `p`, into all cache levels, to be written: for data that the hardware
+/// prefetchers miss because it comes in short runs far apart (a column chunk of a D×V matrix:
+/// rows of 1 KB, 128 KB apart).
+@inline(__always)
+func prefetchForWriting(_ p: UnsafeRawPointer) { llvmPrefetch(p, 1, 3, 1) }
+
+/// The same for reading.
+@inline(__always)
+func prefetchForReading(_ p: UnsafeRawPointer) { llvmPrefetch(p, 0, 3, 1) }
