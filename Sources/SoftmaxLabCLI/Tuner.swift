@@ -18,7 +18,8 @@ public struct TunedCandidate: Encodable, Sendable {
 /// different) of the fastest so far, then a seeded random candidate, until the time is spent (less
 /// what the final rounds will take). Then the defaults and the three fastest others are timed again
 /// in turn, three rounds, and the fastest over all its samples is chosen if it beats the defaults
-/// by 3%, else the defaults: a noisy machine's lucky sample or slow spell does not decide.
+/// by 3% and in every round, else the defaults: a noisy machine's lucky sample or slow spell does
+/// not decide.
 public struct Tuner<B: TunableBackend> {
     let base: B
     let operation: any TuningCase
@@ -58,6 +59,8 @@ public struct Tuner<B: TunableBackend> {
         var prepared: PreparedCall? = nil
         var samplesPerRound = 0
         var sampleSeconds = 0.0
+        /// The median of each final round's samples.
+        var roundMedians: [Double] = []
     }
 
     public struct Outcome: Sendable {
@@ -127,21 +130,28 @@ public struct Tuner<B: TunableBackend> {
                           let more = try? TimingSamples.measure(warmup: 1, repeats: measured[k].samplesPerRound, prepared.run)
                     else { continue }
                     measured[k].candidate.timing!.milliseconds += more.milliseconds
+                    measured[k].roundMedians.append(more.median)
                 }
             }
         }
-        if let k = Self.choice(final.map { (measured[$0].candidate.isDefault, measured[$0].candidate.timing!.median) }) {
+        if let k = Self.choice(final.map { (measured[$0].candidate.isDefault, measured[$0].candidate.timing!.median, measured[$0].roundMedians) }) {
             measured[final[k]].candidate.chosen = true
         }
         return Outcome(candidates: measured.map(\.candidate), spaceSize: space.count)
     }
 
-    /// Which finalist is chosen, from each one's median: the fastest if it beats the defaults by
-    /// more than `margin` (or there are no defaults among them), else the defaults; nil for none.
-    public static func choice(_ finalists: [(isDefault: Bool, median: Double)]) -> Int? {
+    /// Which finalist is chosen, from each one's median over all its samples and its median in each
+    /// final round: the fastest if it beats the defaults by more than `margin` overall and in every
+    /// round both were timed in (or there are no defaults among them), else the defaults; nil for
+    /// none. Each round times the finalists one after the other, so a round compares them under
+    /// the same load: on a shared 2-core machine a challenger 8% ahead overall once lost to the
+    /// defaults by 6% a minute later (BENCHMARKS.md, "tune"), having been behind in one round.
+    public static func choice(_ finalists: [(isDefault: Bool, median: Double, rounds: [Double])]) -> Int? {
         guard let best = finalists.indices.min(by: { finalists[$0].median < finalists[$1].median }) else { return nil }
         guard let defaults = finalists.firstIndex(where: \.isDefault) else { return best }
-        return finalists[best].median < finalists[defaults].median * (1 - margin) ? best : defaults
+        let b = finalists[best], d = finalists[defaults]
+        let everyRound = zip(b.rounds, d.rounds).allSatisfy { $0 < $1 }
+        return b.median < d.median * (1 - margin) && everyRound ? best : defaults
     }
 
     private func report(_ candidates: [TunedCandidate], of total: Int) {
