@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seed of the random data.")
     var seed: UInt64 = 0
 
-    @Option(help: "Storage of the fused op's logits and gradient (and of its copy): f32, f16 or bf16 (the swift backend only).")
+    @Option(help: "Storage of the fused op's logits and gradient (and of its copy): f32, f16 or bf16, on every backend (op xent).")
     var dtype: ElementType = .f32
 
     @OptionGroup var extended: ExtendedLossOptions
