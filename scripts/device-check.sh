@@ -61,6 +61,8 @@ run)
         [ -e "$f" ] && ! ldconfig -p | grep -q " $(basename "$f") " && ln -s "$PWD/$f" "$scratch/lib/" && echo "using the carried $(basename "$f")"
     done
     export LD_LIBRARY_PATH=$scratch/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    # Where the container mounts the driver's libraries, for an .icd file that names them bare.
+    [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:/usr/local/nvidia/lib64
     ldd "$bin" | grep "not found"
     if [ -z "$(ls /etc/OpenCL/vendors 2>/dev/null)" ]; then
         vendor=$(ldconfig -p | awk '/libnvidia-opencl.so.1 / {print $NF; exit}')
