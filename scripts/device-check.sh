@@ -48,6 +48,7 @@ run)
     scratch=$(mktemp -d)
     mkdir -p "$out"
     exec > >(tee "$out/device-check.log") 2>&1
+    tee_pid=$!
     bin=$scratch/softmax-lab
     if [ -f .device/softmax-lab.gz ]; then gzip -dc .device/softmax-lab.gz > "$bin" && chmod +x "$bin"; fi
     [ -x .device/softmax-lab-device ] || { echo "no .device/softmax-lab-device: run 'scripts/device-check.sh build' on the build machine and carry .device" >&2; exit 2; }
@@ -137,6 +138,9 @@ PY
     python3 -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$db" || true
     echo "=== summary"
     printf '%s' "$summary"
+    # The log is whole before the command returns and $OUT is taken.
+    exec >&- 2>&-
+    wait "$tee_pid"
     ;;
 *)
     echo "usage: scripts/device-check.sh build|run" >&2

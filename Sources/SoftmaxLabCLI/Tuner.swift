@@ -144,8 +144,8 @@ public struct Tuner<B: TunableBackend> {
     /// final round: the fastest if it beats the defaults by more than `margin` overall and in every
     /// round both were timed in (or there are no defaults among them), else the defaults; nil for
     /// none. Each round times the finalists one after the other, so a round compares them under
-    /// the same load: on a shared 2-core machine a challenger 8% ahead overall once lost to the
-    /// defaults by 6% a minute later (BENCHMARKS.md, "tune"), having been behind in one round.
+    /// the same load: on a shared 2-core machine a challenger 8% ahead in the final rounds ran 6%
+    /// slower than the defaults head to head a minute later (BENCHMARKS.md, "tune").
     public static func choice(_ finalists: [(isDefault: Bool, median: Double, rounds: [Double])]) -> Int? {
         guard let best = finalists.indices.min(by: { finalists[$0].median < finalists[$1].median }) else { return nil }
         guard let defaults = finalists.firstIndex(where: \.isDefault) else { return best }

@@ -179,7 +179,7 @@ import TestSupport
         #expect(T.choice([(false, 2.0, []), (true, 1.0, [])]) == 1)
         #expect(T.choice([(false, 2.0, []), (false, 1.5, [])]) == 1, "no defaults among them (they were wrong): the fastest")
         #expect(T.choice([]) == nil)
-        // 8% ahead overall, but behind in the second round: a slow spell of the defaults', not a win.
+        // 8% ahead overall, but behind in the second round: a lead that does not hold under the same load.
         #expect(T.choice([(true, 1.0, [1.0, 0.9, 1.1]), (false, 0.92, [0.9, 0.95, 0.92])]) == 0)
         #expect(T.choice([(true, 1.0, [1.0, 0.99, 1.1]), (false, 0.92, [0.9, 0.95, 0.92])]) == 1)
         // A round one of them missed (the budget ran out) compares nothing.
