@@ -83,7 +83,9 @@ struct HubProcessTests {
         #expect(CommandRunner.run(["bench", "--db", db, "--shapes", "64x10", "--features", "8", "--repeat", "2"]).exitCode == 0)
         #expect(CommandRunner.run(["bench", "--db", db, "--op", "linear-xent", "--backend", "swift", "--shapes", "16x8x100", "--repeat", "2"]).exitCode == 0)
         #expect(CommandRunner.run(["tune", "--db", db, "--backend", "swift", "--shapes", "64x10", "--repeat", "2", "--warmup", "0"]).exitCode == 0)
-        let push = CommandRunner.run(["runs", "push", "--to", hub.url, "--db", db])
+        // One connection: the hub numbers runs as they arrive, and the README's examples name the
+        // two training runs 1 and 2, the store's order (two connections race for the first ids).
+        let push = CommandRunner.run(["runs", "push", "--to", hub.url, "--db", db, "--connections", "1"])
         #expect(push.exitCode == 0, "\(push.standardError)")
         let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let queries = readme.split(separator: "\n").compactMap { line -> String? in
