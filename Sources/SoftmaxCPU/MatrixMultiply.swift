@@ -173,7 +173,7 @@ enum MatrixMultiply {
         for p in 0..<k {
             let from = b + p * ldb
             // A few rows ahead: B's rows are short runs far apart too (a chunk of W's columns).
-            if p + 4 < k { for j in stride(from: 0, to: n, by: 16) { prefetchForReading(from + 4 * ldb + j) } }
+            if p + 4 < k { for j in stride(from: 0, to: n, by: floatsPerCacheLine) { prefetchForReading(from + 4 * ldb + j) } }
             var j0 = 0
             while j0 < whole {
                 let to = dst + (j0 / nr) * k * nr + p * nr
@@ -250,8 +250,7 @@ enum MatrixMultiply {
                     let cols = Swift.min(nr, n - j0)
                     for r in 0..<ahead {
                         let next = c + (i0 + mr + r) * ldc + j0
-                        prefetchForWriting(next)
-                        if cols > 16 { prefetchForWriting(next + 16) }
+                        for j in stride(from: 0, to: cols, by: floatsPerCacheLine) { prefetchForWriting(next + j) }
                     }
                     microKernel(k, pa + isl * k * mr, pb + js * k * nr, c + i0 * ldc + j0, ldc,
                                 rows: Swift.min(mr, m - i0), cols: cols)

@@ -110,6 +110,9 @@ func tanh(_ v: Vec) -> Vec {
     return x * p / q
 }
 
+/// Floats in one 64-byte cache line: the step of the prefetches below.
+let floatsPerCacheLine = 16
+
 /// LLVM's prefetch intrinsic, which Swift does not expose: a hint to bring a cache line in for
 /// writing (`prefetchw`) ahead of its use. The arguments must be literal constants at the call.
 @_silgen_name("llvm.prefetch.p0")

@@ -128,7 +128,11 @@ public struct Tuner<B: TunableBackend> {
                 for k in (round % 2 == 0 ? final : final.reversed()) {
                     guard let prepared = measured[k].prepared,
                           let more = try? TimingSamples.measure(warmup: 1, repeats: measured[k].samplesPerRound, prepared.run)
-                    else { continue }
+                    else {
+                        // A round it failed counts as lost, and keeps the rounds aligned for `choice`.
+                        measured[k].roundMedians.append(.infinity)
+                        continue
+                    }
                     measured[k].candidate.timing!.milliseconds += more.milliseconds
                     measured[k].roundMedians.append(more.median)
                 }
