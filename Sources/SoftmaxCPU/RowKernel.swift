@@ -62,21 +62,30 @@ struct XentConstants {
 
 /// The row-at-a-time kernel for C beyond a handful of classes, in two passes over the row:
 ///
-/// 1. online statistics, block by block: the block's max (updating the running max m_b and
-///    rescaling the running sum), then exp(f_j − m_b) summed and stored into the gradient row;
-/// 2. the gradient: each stored exponential times a·exp(m_b − m), minus the target term.
+/// 1. online statistics, block by block, in one sweep over each block: exp(f'_j − r_b) summed and
+///    stored into the gradient row, against a reference r_b (the running max of f' before the
+///    block), while the block's max is gathered; then the running max and sum are updated;
+/// 2. the gradient: each stored exponential times a·exp(r_b − m), minus the target term.
 ///
-/// One exponential per element, because the exp is the bottleneck on this machine (the copy
-/// bandwidth is not). A row of up to ~100k floats stays in L2 between the passes, so DRAM sees one
-/// read of the logits and one write of the gradient; the gradient is the only N×C buffer.
+/// One exponential per element and one read of each block, because the arithmetic, not the copy
+/// bandwidth, is the bottleneck on this machine. A block may rise above its reference: exponentials
+/// up to e^`headroom` are stored as they are, and a block that rises further (the first block of a
+/// row, whose reference is only its first vector's max; a row whose logits climb) is swept again
+/// against its own max. A row of up to ~100k floats stays in L2 between the passes, so DRAM sees
+/// one read of the logits and one write of the gradient; the gradient is the only N×C buffer.
 enum RowKernel {
-    /// Block of the online max/sum: small enough to be re-read from L1 for the exponentials.
+    /// Block of the online max/sum: small enough to be re-read from L1 if it must be swept again.
     static let block = 2048
+
+    /// How far above its reference a block's f' may rise before it is swept again: e^64·`block`
+    /// stays far inside float's range, and a factor of e^−64 against the final max keeps pass two's
+    /// product a normal float.
+    static let headroom: Float = 64
 
     static func blockCount(_ count: Int) -> Int { (count + block - 1) / block }
 
-    /// Pass one over `count` floats. When `exps` is given, exp(f'_j − m_b) goes there and each
-    /// block's running max m_b (of f') into `blockMax` (blockCount(count) entries); with `sloped`
+    /// Pass one over `count` floats. When `exps` is given, exp(f'_j − r_b) goes there and each
+    /// block's reference r_b (in f') into `blockMax` (blockCount(count) entries); with `sloped`
     /// (a softcap without smoothing, whose gradient is then a·exp(f'_j − m)·∂f'_j/∂f_j alone), the
     /// exponential times the slope goes there instead, so that pass two needs no second tanh.
     /// With `argmax`, the first index of the max is found by scanning the block where the max last rose.
@@ -84,77 +93,40 @@ enum RowKernel {
         _ f: UnsafePointer<Float>, _ count: Int, map: Map, argmax: Bool = false,
         exps: UnsafeMutablePointer<Float>? = nil, blockMax: UnsafeMutablePointer<Float>? = nil, sloped: Bool = false
     ) -> RowStatistics {
-        // m: running max of f; mc: of f' (the map of m).
+        // m: running max of f; mc: of f' (the map of m); sum: Σ exp(f' − mc) so far.
         var m = -Float.infinity, mc = -Float.infinity
-        var s = Vec(repeating: 0)
-        // x − x is 0 for finite x and NaN for ±inf and NaN, so one sum flags any non-finite input.
+        var sum: Float = 0
+        // x·0 is 0 for finite x and NaN for ±inf and NaN, so one sum flags any non-finite input.
         var check = Vec(repeating: 0)
         var scalarCheck: Float = 0
-        var scalarSum: Float = 0
+        // The first block's reference: the max of its first vector (or of the short row).
+        var reference = -Float.infinity
+        for t in 0..<Swift.min(vecWidth, count) { reference = Swift.max(reference, f[t]) }
+        reference = map.value(reference)
         var j = 0
         var blockIndex = 0
         var maxBlockStart = 0
         while j < count {
             let end = Swift.min(j + block, count)
-            var blockMaxVec = Vec(repeating: -.infinity)
-            var k = j
-            while k + vecWidth <= end {
-                let x = load(f + k)
-                blockMaxVec = maximum(blockMaxVec, x)
-                check += x - x
-                k += vecWidth
+            var sweep = sweepBlock(f, j..<end, reference: reference, map: map, exps: exps, sloped: sloped, check: &check)
+            if map.value(sweep.max) - reference > headroom {
+                reference = map.value(sweep.max)
+                var discard = Vec(repeating: 0)
+                sweep = sweepBlock(f, j..<end, reference: reference, map: map, exps: exps, sloped: sloped, check: &discard)
             }
-            var newMax = Swift.max(m, blockMaxVec.max())
-            for t in k..<end {
-                newMax = Swift.max(newMax, f[t])
-                scalarCheck += f[t] - f[t]
-            }
-            if newMax > m {
-                // Rescale what was summed against the old max (exp(−inf) = 0 on the first block).
-                let newCapped = map.value(newMax)
-                let r = expf(mc - newCapped)
-                s *= Vec(repeating: r)
-                scalarSum *= r
-                m = newMax
-                mc = newCapped
+            for t in sweep.scalarRange { scalarCheck += f[t] - f[t] }
+            blockMax?[blockIndex] = reference
+            if sweep.max > m {
+                let capped = map.value(sweep.max)
+                // exp(−inf) = 0 rescales nothing on the first block.
+                sum = sum * expf(mc - capped) + sweep.sum * expf(reference - capped)
+                m = sweep.max
+                mc = capped
                 maxBlockStart = j
-            }
-            let mv = Vec(repeating: mc)
-            k = j
-            if let exps, sloped {
-                blockMax![blockIndex] = mc
-                while k + vecWidth <= end {
-                    let fc = map.value(load(f + k))
-                    let e = exp(fc - mv)
-                    store(e * map.slope(capped: fc), exps + k)
-                    s += e
-                    k += vecWidth
-                }
-                for t in k..<end {
-                    let fc = map.value(f[t])
-                    let e = expf(fc - mc)
-                    exps[t] = e * map.slope(capped: fc)
-                    scalarSum += e
-                }
-            } else if let exps {
-                blockMax![blockIndex] = mc
-                while k + vecWidth <= end {
-                    let e = exp(map.value(load(f + k)) - mv)
-                    store(e, exps + k)
-                    s += e
-                    k += vecWidth
-                }
-                for t in k..<end {
-                    exps[t] = expf(map.value(f[t]) - mc)
-                    scalarSum += exps[t]
-                }
             } else {
-                while k + vecWidth <= end {
-                    s += exp(map.value(load(f + k)) - mv)
-                    k += vecWidth
-                }
-                for t in k..<end { scalarSum += expf(map.value(f[t]) - mc) }
+                sum += sweep.sum * expf(reference - mc)
             }
+            reference = mc
             j = end
             blockIndex += 1
         }
@@ -164,7 +136,61 @@ enum RowKernel {
             let end = Swift.min(maxBlockStart + block, count)
             first = (maxBlockStart..<end).first { f[$0] == m } ?? maxBlockStart
         }
-        return RowStatistics(max: mc, sum: s.sum() + scalarSum, finite: total == 0, rawMax: m, argmax: first)
+        return RowStatistics(max: mc, sum: sum, finite: total == 0, rawMax: m, argmax: first)
+    }
+
+    /// One block's sweep: its raw max, Σ exp(f'_j − reference), and the exponentials stored (times
+    /// the slope when `sloped`); `scalarRange` is the tail that the vector loop left to scalars.
+    @inline(__always)
+    private static func sweepBlock<Map: LogitMap>(
+        _ f: UnsafePointer<Float>, _ range: Range<Int>, reference: Float, map: Map, exps: UnsafeMutablePointer<Float>?, sloped: Bool,
+        check: inout Vec
+    ) -> (max: Float, sum: Float, scalarRange: Range<Int>) {
+        let rv = Vec(repeating: reference), zero = Vec(repeating: 0)
+        var maxVec = Vec(repeating: -.infinity)
+        var s = Vec(repeating: 0)
+        var k = range.lowerBound
+        let vectorEnd = range.lowerBound + (range.count / vecWidth) * vecWidth
+        if let exps, sloped {
+            while k < vectorEnd {
+                let x = load(f + k)
+                check = multiplyAdd(x, zero, check)
+                maxVec = maximum(maxVec, x)
+                let fc = map.value(x)
+                let e = exp(fc - rv)
+                store(e * map.slope(capped: fc), exps + k)
+                s += e
+                k &+= vecWidth
+            }
+        } else if let exps {
+            while k < vectorEnd {
+                let x = load(f + k)
+                check = multiplyAdd(x, zero, check)
+                maxVec = maximum(maxVec, x)
+                let e = exp(map.value(x) - rv)
+                store(e, exps + k)
+                s += e
+                k &+= vecWidth
+            }
+        } else {
+            while k < vectorEnd {
+                let x = load(f + k)
+                check = multiplyAdd(x, zero, check)
+                maxVec = maximum(maxVec, x)
+                s += exp(map.value(x) - rv)
+                k &+= vecWidth
+            }
+        }
+        var blockMax = maxVec.max()
+        var scalarSum: Float = 0
+        for t in vectorEnd..<range.upperBound {
+            blockMax = Swift.max(blockMax, f[t])
+            let fc = map.value(f[t])
+            let e = expf(fc - reference)
+            exps?[t] = sloped ? e * map.slope(capped: fc) : e
+            scalarSum += e
+        }
+        return (blockMax, s.sum() + scalarSum, vectorEnd..<range.upperBound)
     }
 
     /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns, where g holds

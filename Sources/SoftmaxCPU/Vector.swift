@@ -34,29 +34,33 @@ func maximum(_ a: Vec, _ b: Vec) -> Vec {
 /// (not 0), larger x are clamped. NaN lanes stay NaN-free garbage, so callers detect non-finite
 /// input separately.
 ///
-/// exp(x) = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 ∈ [−ln2/2, ln2/2]; e^r by a degree-5
-/// polynomial (Cephes expf coefficients); 2^n by writing n + 127 into the exponent bits.
+/// exp(x) = 2^t with t = x·log2 e = n + r, n = round(t), r ∈ [−½, ½]: 2^r by Cephes exp2f's
+/// degree-6 polynomial, 2^n by adding n to the exponent bits. Rounding to an integer by adding
+/// 1.5·2^23 leaves n in the low bits of the sum, and shifting those bits left by 23 yields n·2^23
+/// alone (the constant's own bits shift out), so scaling is one shift and one integer add. The
+/// product x·log2 e is formed by two fused multiply-adds with log2 e split in a float and its
+/// remainder, so r is exact to float rounding for every x. Twelve vector operations against the
+/// eighteen of a Cody–Waite e^r form: the exponential is what the fused kernel's pass one spends
+/// its time on.
 @inline(__always)
 func exp(_ v: Vec) -> Vec {
     var x = v.replacing(with: 88.3, where: v .> 88.3)
     x.replace(with: -87.3, where: x .< -87.3)
-    // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
     let magic = Vec(repeating: 12582912)
-    let t = multiplyAdd(x, Vec(repeating: 1.44269504088896341), magic)
+    let log2eHigh = Vec(repeating: 1.44269502162933349609375)
+    let t = multiplyAdd(x, log2eHigh, magic)
     let n = t - magic
-    // Cody–Waite: ln 2 split in two so that n·ln2_hi is exact.
-    var r = multiplyAdd(n, Vec(repeating: -0.693359375), x)
-    r = multiplyAdd(n, Vec(repeating: 2.12194440e-4), r)
-    var p = Vec(repeating: 1.9875691500e-4)
-    p = multiplyAdd(p, r, Vec(repeating: 1.3981999507e-3))
-    p = multiplyAdd(p, r, Vec(repeating: 8.3334519073e-3))
-    p = multiplyAdd(p, r, Vec(repeating: 4.1665795894e-2))
-    p = multiplyAdd(p, r, Vec(repeating: 1.6666665459e-1))
-    p = multiplyAdd(p, r, Vec(repeating: 5.0000001201e-1))
-    p = multiplyAdd(p, r * r, r + 1)
-    let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-    let scale = unsafeBitCast((bits &+ 127) &<< 23, to: Vec.self)
-    return p * scale
+    var r = multiplyAdd(x, log2eHigh, -n)
+    r = multiplyAdd(x, Vec(repeating: 1.9259629891e-08), r)
+    var p = Vec(repeating: 1.535336188319500e-4)
+    p = multiplyAdd(p, r, Vec(repeating: 1.339887440266574e-3))
+    p = multiplyAdd(p, r, Vec(repeating: 9.618437357674640e-3))
+    p = multiplyAdd(p, r, Vec(repeating: 5.550332471162809e-2))
+    p = multiplyAdd(p, r, Vec(repeating: 2.402264791363012e-1))
+    p = multiplyAdd(p, r, Vec(repeating: 6.931472028550421e-1))
+    p = multiplyAdd(p, r, Vec(repeating: 1))
+    let exponent = unsafeBitCast(t, to: SIMD16<Int32>.self) &<< 23
+    return unsafeBitCast(unsafeBitCast(p, to: SIMD16<Int32>.self) &+ exponent, to: Vec.self)
 }
 
 /// Natural log for 16 lanes of positive normal floats, within ~2 ulp of logf (Cephes logf):

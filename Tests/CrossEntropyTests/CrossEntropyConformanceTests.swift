@@ -84,6 +84,42 @@ import TestSupport
         }
     }
 
+    /// Rows whose max rises far above where they start: the Swift row kernel sums each block against
+    /// the max before it and sweeps a block again when it climbs more than its headroom (64), so a
+    /// climbing ramp, a low first vector, a late spike and one huge rise each take that path; with
+    /// and without a softcap (wide enough not to saturate: at ±1e4 a 400 would round its slope to 0) and
+    /// smoothing (whose pass two differs); predictions are compared too (the first column of the max).
+    @Test(arguments: backends)
+    func rowsWhoseMaxClimbsFarAboveItsStart(_ backendCase: BackendCase) throws {
+        let backend = try backendCase.make()
+        let c = 9000
+        var rng = SeededGenerator(seed: 77)
+        let noise = RandomData.logits(1, c, scale: 3, &rng).storage
+        let rows: [(String, (Int) -> Float)] = [
+            ("ramp rising 0.05 a column", { Float($0) * 0.05 + noise[$0] }),
+            ("first vector at -1e4, the rest near 0", { $0 < 16 ? -1e4 : noise[$0] }),
+            ("a spike of +300 in the last column", { $0 == c - 1 ? 300 : noise[$0] }),
+            ("a step from -5e3 to +5e3 at column 4100", { $0 < 4100 ? -5e3 + noise[$0] : 5e3 + noise[$0] }),
+            ("falling ramp", { -Float($0) * 0.05 + noise[$0] }),
+        ]
+        var logits = Matrix(rows: rows.count, cols: c)
+        for (i, row) in rows.enumerated() { for j in 0..<c { logits[i, j] = row.1(j) } }
+        let labels: [Int32] = [8999, 3, 8999, 4100, 0]
+        for options in [CrossEntropyOptions(), .init(softcap: 2e4), .init(labelSmoothing: 0.1, softcap: 2e4),
+                        .init(reduction: .none, labelSmoothing: 0.2)] {
+            var failures = try Conformance.crossEntropy(
+                backend, logits: logits, targets: .classIndices(labels), options: options,
+                context: "\(backendCase) seed 77, rows: " + rows.map(\.0).joined(separator: "; "))
+            // One row alone: the Swift backend splits it across threads by columns.
+            for (i, row) in rows.enumerated() {
+                failures += try Conformance.crossEntropy(
+                    backend, logits: Matrix(rows: 1, cols: c, storage: Array(logits.row(i))), targets: .classIndices([labels[i]]),
+                    options: options, context: "\(backendCase) seed 77, the row alone: \(row.0)")
+            }
+            #expect(failures.isEmpty, Comment(rawValue: failures.joined(separator: "\n")))
+        }
+    }
+
     @Test(arguments: backends)
     func equalLogitsGiveUniformProbabilities(_ backendCase: BackendCase) throws {
         let backend = try backendCase.make()
