@@ -108,6 +108,9 @@ enum FusedCrossEntropy {
             return totals
         }
         let useLanes = usesLanes(targets, classes: c, p)
+        if !useLanes, case .classIndices(let labels) = targets {
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map)
+        }
         let rowsPerTile = tileRows(classes: c, lanes: useLanes, p)
         let tiles = (n + rowsPerTile - 1) / rowsPerTile
         let tasks = Parallel.taskCount(tiles, minimum: Swift.max(1, 32768 / Swift.max(c * rowsPerTile, 1)), workers: p.threads,
@@ -136,6 +139,81 @@ enum FusedCrossEntropy {
         var totals = Totals()
         for t in 0..<tasks { totals.add(tasksResult[t]) }
         return totals
+    }
+
+    private static func rows16<Map: LogitMap>(
+        _ storage: Storage16, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, _ p: SwiftParameters,
+        map: Map
+    ) -> Totals {
+        let f = storage.logits, c = k.classes
+        switch storage.logitType {
+        case .f32:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map) { f.assumingMemoryBound(to: Float.self) + $0 * c }
+        case .f16:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map) { HalfLogitRow<Float16Format>(base: f + 2 * $0 * c) }
+        case .bf16:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map) { HalfLogitRow<BFloat16Format>(base: f + 2 * $0 * c) }
+        }
+    }
+
+    private static func rows16<Map: LogitMap, Row: LogitRow>(
+        _ storage: Storage16, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, _ p: SwiftParameters,
+        map: Map, logitRow: (Int) -> Row
+    ) -> Totals {
+        let g = storage.gradient, c = k.classes
+        switch storage.gradientType {
+        case .f32:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map, logitRow: logitRow) { i in
+                g.map { $0.assumingMemoryBound(to: Float.self) + i * c }
+            }
+        case .f16:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map, logitRow: logitRow) { i in
+                g.map { HalfGradientRow<Float16Format>(base: $0 + 2 * i * c) }
+            }
+        case .bf16:
+            return rows16(storage, rows: n, labels: labels, k, out, p, map: map, logitRow: logitRow) { i in
+                g.map { HalfGradientRow<BFloat16Format>(base: $0 + 2 * i * c) }
+            }
+        }
+    }
+
+    /// 16-bit class-index rows through the row kernel, read and written in their types: each
+    /// vector widened as pass one loads it and the gradient rounded as pass two stores it, pass
+    /// one's exponentials in a float32 row of scratch per thread (in L2 between the passes).
+    private static func rows16<Map: LogitMap, Row: LogitRow, Out: GradientRow>(
+        _ storage: Storage16, rows n: Int, labels: UnsafePointer<Int32>, _ k: XentConstants, _ out: Outputs, _ p: SwiftParameters,
+        map: Map, logitRow: (Int) -> Row, gradientRow: (Int) -> Out?
+    ) -> Totals {
+        let c = k.classes
+        let tasks = Parallel.taskCount(n, minimum: Swift.max(1, 32768 / Swift.max(c, 1)), workers: p.threads, ranges: p.rangesPerThread)
+        let tasksResult = UnsafeMutableBufferPointer<Totals>.allocate(capacity: tasks)
+        defer { tasksResult.deallocate() }
+        Parallel.forEach(n, tasks: tasks, workers: p.threads) { task, rows in
+            let exps = storage.gradient == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: c)
+            defer { exps?.deallocate() }
+            var totals = Totals()
+            for i in rows {
+                let row = RowKernel.classIndexRow(logitRow(i), exps: exps, into: gradientRow(i),
+                                                  label: labels[i], k, map: map)
+                record(row, row: i, hit: labels[i] != k.ignoreIndex && Int(labels[i]) == row.argmax, k, out, &totals)
+            }
+            tasksResult[task] = totals
+        }
+        var totals = Totals()
+        for t in 0..<tasks { totals.add(tasksResult[t]) }
+        return totals
+    }
+
+    /// A row's results into the per-row outputs and the range's totals.
+    @inline(__always)
+    private static func record(_ row: RowResult, row i: Int, hit: Bool, _ k: XentConstants, _ out: Outputs, _ totals: inout Totals) {
+        out.rowLoss?[i] = row.loss + row.z
+        out.lse?[i] = row.lse
+        out.predictions?[i] = Int32(row.argmax)
+        totals.loss += Double(row.loss)
+        totals.z += Double(row.z)
+        if k.argmax && hit { totals.correct += 1 }
+        if !row.finite && totals.firstNonFiniteRow == nil { totals.firstNonFiniteRow = i }
     }
 
     private static func run<Map: LogitMap>(
@@ -182,7 +260,8 @@ enum FusedCrossEntropy {
             var hit = false
             switch targets {
             case .classIndices(let labels):
-                row = RowKernel.classIndexRow(f + i * c, out.gradient.map { $0 + i * c }, label: labels[i], k, map: map)
+                let g = out.gradient.map { $0 + i * c }
+                row = RowKernel.classIndexRow(f + i * c, exps: g, into: g, label: labels[i], k, map: map)
                 hit = labels[i] != k.ignoreIndex && Int(labels[i]) == row.argmax
             case .probabilities(let q):
                 var target = 0
@@ -190,13 +269,7 @@ enum FusedCrossEntropy {
                                                targetArgmax: &target)
                 hit = target == row.argmax
             }
-            out.rowLoss?[i] = row.loss + row.z
-            out.lse?[i] = row.lse
-            out.predictions?[i] = Int32(row.argmax)
-            totals.loss += Double(row.loss)
-            totals.z += Double(row.z)
-            if k.argmax && hit { totals.correct += 1 }
-            if !row.finite && totals.firstNonFiniteRow == nil { totals.firstNonFiniteRow = i }
+            record(row, row: i, hit: hit, k, out, &totals)
             i += 1
         }
         return totals
@@ -241,7 +314,7 @@ enum FusedCrossEntropy {
             if k.argmax && Int(y) == stats.argmax { totals.correct += 1 }
             Parallel.forEach(c, tasks: tasks, workers: threads) { t, cols in
                 smoothing[t] = RowKernel.writeClassIndexGradient(
-                    row, g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k, map: map)
+                    row, exps: g, into: g, blockMax: blockMax + t * blocksPerTask, label: Int(y), stats: stats, columns: cols, k, map: map)
             }
             let part = smoothing.reduce(0, +)
             let loss = RowKernel.rowLoss(row[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k, map: map)

@@ -139,7 +139,7 @@ enum LinearCrossEntropy {
                 b: p.transposed ? .transposed(p.classifier + c0 * d, ldbt: d) : .rowMajor(p.classifier + c0, ldb: v),
                 c: logits + c0, ldc: v, workspaces[t])
             for i in 0..<b {
-                var s = RowKernel.statistics(logits + i * v + c0, width, map: map, argmax: k.argmax)
+                var s = RowKernel.statistics(UnsafePointer(logits + i * v + c0), width, map: map, argmax: k.argmax)
                 s.argmax += c0
                 mine[i].merge(s)
                 let y = Int(labels[i])
@@ -161,11 +161,12 @@ enum LinearCrossEntropy {
                     continue
                 }
                 if let gRow {
-                    _ = RowKernel.statistics(f + c0, width, map: map, exps: gRow, blockMax: blockMax, sloped: k.slopedExps(map))
+                    _ = RowKernel.statistics(UnsafePointer(f + c0), width, map: map, exps: gRow, blockMax: blockMax, sloped: k.slopedExps(map))
                 }
                 // The tile's row as `writeClassIndexGradient` indexes it: by column of the whole row.
+                let shifted = gRow.map { $0 - c0 }
                 parts[i] += RowKernel.writeClassIndexGradient(
-                    UnsafePointer(f), gRow.map { $0 - c0 }, blockMax: blockMax, label: Int(y), stats: stats[i],
+                    UnsafePointer(f), exps: shifted, into: shifted, blockMax: blockMax, label: Int(y), stats: stats[i],
                     columns: c0..<(c0 + width), k, map: map)
             }
             guard grads.any, !(grads.filter > 0 && largestMagnitude(g, b * width) < grads.filter) else { return }

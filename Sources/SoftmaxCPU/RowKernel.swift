@@ -89,8 +89,8 @@ enum RowKernel {
     /// (a softcap without smoothing, whose gradient is then a·exp(f'_j − m)·∂f'_j/∂f_j alone), the
     /// exponential times the slope goes there instead, so that pass two needs no second tanh.
     /// With `argmax`, the first index of the max is found by scanning the block where the max last rose.
-    static func statistics<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, _ count: Int, map: Map, argmax: Bool = false,
+    static func statistics<Map: LogitMap, Row: LogitRow>(
+        _ f: Row, _ count: Int, map: Map, argmax: Bool = false,
         exps: UnsafeMutablePointer<Float>? = nil, blockMax: UnsafeMutablePointer<Float>? = nil, sloped: Bool = false
     ) -> RowStatistics {
         // m: running max of f; mc: of f' (the map of m); sum: Σ exp(f' − mc) so far.
@@ -101,7 +101,7 @@ enum RowKernel {
         var scalarCheck: Float = 0
         // The first block's reference: the max of its first vector (or of the short row).
         var reference = -Float.infinity
-        for t in 0..<Swift.min(vecWidth, count) { reference = Swift.max(reference, f[t]) }
+        for t in 0..<Swift.min(vecWidth, count) { reference = Swift.max(reference, f.value(at: t)) }
         reference = map.value(reference)
         var j = 0
         var blockIndex = 0
@@ -114,7 +114,7 @@ enum RowKernel {
                 var discard = Vec(repeating: 0)
                 sweep = sweepBlock(f, j..<end, reference: reference, map: map, exps: exps, sloped: sloped, check: &discard)
             }
-            for t in sweep.scalarRange { scalarCheck += f[t] - f[t] }
+            for t in sweep.scalarRange { scalarCheck += f.value(at: t) - f.value(at: t) }
             blockMax?[blockIndex] = reference
             if sweep.max > m {
                 let capped = map.value(sweep.max)
@@ -134,58 +134,50 @@ enum RowKernel {
         var first = 0
         if argmax {
             let end = Swift.min(maxBlockStart + block, count)
-            first = (maxBlockStart..<end).first { f[$0] == m } ?? maxBlockStart
+            first = (maxBlockStart..<end).first { f.value(at: $0) == m } ?? maxBlockStart
         }
         return RowStatistics(max: mc, sum: sum, finite: total == 0, rawMax: m, argmax: first)
     }
 
     /// One block's sweep: its raw max, Σ exp(f'_j − reference), and the exponentials stored (times
     /// the slope when `sloped`); `scalarRange` is the tail that the vector loop left to scalars.
-    @inline(__always)
-    private static func sweepBlock<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, _ range: Range<Int>, reference: Float, map: Map, exps: UnsafeMutablePointer<Float>?, sloped: Bool,
+    /// Not inlined: a call per block costs nothing, and inlined twice it made `statistics` too
+    /// large for the optimizer to inline the 16-bit conversions into it (they became calls).
+    @inline(never)
+    private static func sweepBlock<Map: LogitMap, Row: LogitRow>(
+        _ f: Row, _ range: Range<Int>, reference: Float, map: Map, exps: UnsafeMutablePointer<Float>?, sloped: Bool,
         check: inout Vec
     ) -> (max: Float, sum: Float, scalarRange: Range<Int>) {
         let rv = Vec(repeating: reference), zero = Vec(repeating: 0)
         var maxVec = Vec(repeating: -.infinity)
-        var s = Vec(repeating: 0)
+        var s0 = Vec(repeating: 0), s1 = Vec(repeating: 0)
+        @inline(__always) func sweep(_ k: Int, _ s: inout Vec) {
+            let x = f.vector(at: k)
+            check = multiplyAdd(x, zero, check)
+            maxVec = maximum(maxVec, x)
+            let fc = map.value(x)
+            let e = exp(fc - rv)
+            if let exps { store(sloped ? e * map.slope(capped: fc) : e, exps + k) }
+            s += e
+        }
         var k = range.lowerBound
         let vectorEnd = range.lowerBound + (range.count / vecWidth) * vecWidth
-        if let exps, sloped {
-            while k < vectorEnd {
-                let x = load(f + k)
-                check = multiplyAdd(x, zero, check)
-                maxVec = maximum(maxVec, x)
-                let fc = map.value(x)
-                let e = exp(fc - rv)
-                store(e * map.slope(capped: fc), exps + k)
-                s += e
-                k &+= vecWidth
-            }
-        } else if let exps {
-            while k < vectorEnd {
-                let x = load(f + k)
-                check = multiplyAdd(x, zero, check)
-                maxVec = maximum(maxVec, x)
-                let e = exp(map.value(x) - rv)
-                store(e, exps + k)
-                s += e
-                k &+= vecWidth
-            }
-        } else {
-            while k < vectorEnd {
-                let x = load(f + k)
-                check = multiplyAdd(x, zero, check)
-                maxVec = maximum(maxVec, x)
-                s += exp(map.value(x) - rv)
-                k &+= vecWidth
-            }
+        // Two vectors a step: two independent exponentials in flight (their chains of dependent
+        // multiply-adds, not the operation count, set the pace: 7% faster with the rows in cache; four
+        // a step measured no better).
+        while k &+ 2 * vecWidth <= vectorEnd {
+            sweep(k, &s0)
+            sweep(k &+ vecWidth, &s1)
+            k &+= 2 * vecWidth
         }
+        if k < vectorEnd { sweep(k, &s0) }
+        let s = s0 + s1
         var blockMax = maxVec.max()
         var scalarSum: Float = 0
         for t in vectorEnd..<range.upperBound {
-            blockMax = Swift.max(blockMax, f[t])
-            let fc = map.value(f[t])
+            let x = f.value(at: t)
+            blockMax = Swift.max(blockMax, x)
+            let fc = map.value(x)
             let e = expf(fc - reference)
             exps?[t] = sloped ? e * map.slope(capped: fc) : e
             scalarSum += e
@@ -193,17 +185,17 @@ enum RowKernel {
         return (blockMax, s.sum() + scalarSum, vectorEnd..<range.upperBound)
     }
 
-    /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns, where g holds
-    /// pass one's exp(f'_j − m_b) (times the slope already for a softcap without smoothing, where
-    /// b = 0). Returns Σ_j w_j·(m − f'_j) when `smoothingSum` is set (the label-smoothing part of
-    /// the loss), else 0. Without g only that sum is computed.
-    static func writeGradient<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, _ count: Int, blockMax: UnsafePointer<Float>?,
+    /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns into `out`, where
+    /// g holds pass one's exp(f'_j − r_b) (times the slope already for a softcap without smoothing,
+    /// where b = 0); `out` may be g itself. Returns Σ_j w_j·(m − f'_j) when `smoothingSum` is set
+    /// (the label-smoothing part of the loss), else 0. Without g only that sum is computed.
+    static func writeGradient<Map: LogitMap, Row: LogitRow, Out: GradientRow>(
+        _ f: Row, _ g: UnsafeMutablePointer<Float>?, into out: Out?, _ count: Int, blockMax: UnsafePointer<Float>?,
         max m: Float, a: Float, b: Float, weights w: UnsafePointer<Float>?, smoothingSum: Bool, map: Map
     ) -> Float {
-        guard let g, let blockMax else {
+        guard let g, let out, let blockMax else {
             var sum: Float = 0
-            if smoothingSum { for t in 0..<count { sum += (w?[t] ?? 1) * (m - map.value(f[t])) } }
+            if smoothingSum { for t in 0..<count { sum += (w?[t] ?? 1) * (m - map.value(f.value(at: t))) } }
             return sum
         }
         let mv = Vec(repeating: m), bv = Vec(repeating: b)
@@ -213,48 +205,40 @@ enum RowKernel {
         var blockIndex = 0
         while j < count {
             let end = Swift.min(j + block, count)
-            // exp(f' − m) = exp(f' − m_b)·exp(m_b − m)
-            let factor = a * expf(blockMax[blockIndex] - m)
+            let factor = blockFactor(blockMax[blockIndex], max: m, a: a)
             let fv = Vec(repeating: factor)
             var k = j
             if !map.isIdentity && smoothingSum {
                 // The slope and the smoothing part need f' again: one more tanh per element.
                 while k + vecWidth <= end {
-                    let fc = map.value(load(f + k))
+                    let fc = map.value(f.vector(at: k))
                     let wj = w.map { load($0 + k) } ?? Vec(repeating: 1)
-                    store((fv * load(g + k) - bv * wj) * map.slope(capped: fc), g + k)
-                    if smoothingSum { acc = multiplyAdd(wj, mv - fc, acc) }
+                    out.store((fv * load(g + k) - bv * wj) * map.slope(capped: fc), at: k)
+                    acc = multiplyAdd(wj, mv - fc, acc)
                     k += vecWidth
                 }
             } else if !smoothingSum {
                 while k + vecWidth <= end {
-                    store(fv * load(g + k), g + k)
+                    out.store(fv * load(g + k), at: k)
                     k += vecWidth
                 }
             } else if let w {
                 while k + vecWidth <= end {
                     let wj = load(w + k)
-                    store(fv * load(g + k) - bv * wj, g + k)
-                    acc = multiplyAdd(wj, mv - load(f + k), acc)
+                    out.store(fv * load(g + k) - bv * wj, at: k)
+                    acc = multiplyAdd(wj, mv - f.vector(at: k), acc)
                     k += vecWidth
                 }
             } else {
                 while k + vecWidth <= end {
-                    store(fv * load(g + k) - bv, g + k)
-                    acc += mv - load(f + k)
+                    out.store(fv * load(g + k) - bv, at: k)
+                    acc += mv - f.vector(at: k)
                     k += vecWidth
                 }
             }
             for t in k..<end {
-                let wj = w?[t] ?? 1
-                if map.isIdentity || !smoothingSum {
-                    g[t] = factor * g[t] - (smoothingSum ? b * wj : 0)
-                    if smoothingSum { scalarAcc += wj * (m - f[t]) }
-                } else {
-                    let fc = map.value(f[t])
-                    g[t] = (factor * g[t] - b * wj) * map.slope(capped: fc)
-                    scalarAcc += wj * (m - fc)
-                }
+                out.set(gradient(f, g, at: t, factor: factor, b: b, weights: w, smoothing: smoothingSum, map: map), at: t)
+                if smoothingSum { scalarAcc += (w?[t] ?? 1) * (m - map.value(f.value(at: t))) }
             }
             j = end
             blockIndex += 1
@@ -262,10 +246,26 @@ enum RowKernel {
         return acc.sum() + scalarAcc
     }
 
-    /// One class-index row: loss, log-sum-exp and (when g is given) the gradient, scaled.
+    /// a·exp(r_b − m): what pass two multiplies block b's stored exponentials by.
+    @inline(__always)
+    static func blockFactor(_ reference: Float, max m: Float, a: Float) -> Float { a * expf(reference - m) }
+
+    /// Pass two's formula at one column (before the label's term), from the stored exponential g[t].
+    @inline(__always)
+    static func gradient<Map: LogitMap, Row: LogitRow>(
+        _ f: Row, _ g: UnsafeMutablePointer<Float>, at t: Int, factor: Float, b: Float, weights w: UnsafePointer<Float>?,
+        smoothing: Bool, map: Map
+    ) -> Float {
+        let wj = w?[t] ?? 1
+        if map.isIdentity || !smoothing { return factor * g[t] - (smoothing ? b * wj : 0) }
+        return (factor * g[t] - b * wj) * map.slope(capped: map.value(f.value(at: t)))
+    }
+
+    /// One class-index row: loss, log-sum-exp and (when `exps` and `out` are given) the gradient,
+    /// scaled, with pass one's exponentials in `exps` (which may be `out` itself, for float32).
     /// The caller has checked that y is the ignore index or in 0..<C.
-    static func classIndexRow<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, label y: Int32, _ k: XentConstants, map: Map
+    static func classIndexRow<Map: LogitMap, Row: LogitRow, Out: GradientRow>(
+        _ f: Row, exps g: UnsafeMutablePointer<Float>?, into out: Out?, label y: Int32, _ k: XentConstants, map: Map
     ) -> RowResult {
         let c = k.classes
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: blockCount(c)) { blockMax in
@@ -273,31 +273,40 @@ enum RowKernel {
             let stats = statistics(f, c, map: map, argmax: k.argmax, exps: ignored ? nil : g, blockMax: blockMax.baseAddress,
                                    sloped: k.slopedExps(map))
             if ignored {
-                g?.update(repeating: 0, count: c)
+                out?.zero(count: c)
                 return RowResult(loss: 0, z: 0, lse: stats.lse, finite: stats.finite, argmax: stats.argmax)
             }
-            let part = writeClassIndexGradient(f, g, blockMax: blockMax.baseAddress, label: Int(y), stats: stats,
+            let part = writeClassIndexGradient(f, exps: g, into: out, blockMax: blockMax.baseAddress, label: Int(y), stats: stats,
                                                columns: 0..<c, k, map: map)
-            return RowResult(loss: rowLoss(f[Int(y)], smoothingPart: part, stats: stats, label: Int(y), k, map: map),
+            return RowResult(loss: rowLoss(f.value(at: Int(y)), smoothingPart: part, stats: stats, label: Int(y), k, map: map),
                              z: k.zLoss.loss(lse: stats.lse), lse: stats.lse, finite: stats.finite, argmax: stats.argmax)
         }
     }
 
     /// Pass two of a class-index row over a range of its columns, given the whole row's statistics
-    /// (so a long row can be split across threads) and the range's block maxima from pass one.
-    /// Returns that range's Σ_j w_j·(m − f'_j).
-    static func writeClassIndexGradient<Map: LogitMap>(
-        _ f: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>?, blockMax: UnsafePointer<Float>?,
+    /// (so a long row can be split across threads) and the range's block references from pass one.
+    /// The label's entry, p_y − 1 and all, is formed in float32 before pass two (which may round
+    /// into a 16-bit `out`) and written after it. Returns that range's Σ_j w_j·(m − f'_j).
+    static func writeClassIndexGradient<Map: LogitMap, Row: LogitRow, Out: GradientRow>(
+        _ f: Row, exps g: UnsafeMutablePointer<Float>?, into out: Out?, blockMax: UnsafePointer<Float>?,
         label y: Int, stats: RowStatistics,
         columns: Range<Int>, _ k: XentConstants, map: Map
     ) -> Float {
         let target = ClassIndexTarget<Float>(labelWeight: k.weight(y), k)
         let (a, b, hot) = target.gradient(sum: stats.sum, scale: k.scale, zCoefficient: k.zLoss.pCoefficient(lse: stats.lse))
+        let lo = columns.lowerBound
+        var label: Float?
+        if let g, let blockMax, columns.contains(y) {
+            let t = y - lo
+            let factor = blockFactor(blockMax[t / block], max: stats.max, a: a)
+            label = gradient(f.advanced(by: lo), g + lo, at: t, factor: factor, b: b, weights: k.weights.map { $0 + lo },
+                             smoothing: k.smoothing > 0, map: map)
+                - hot * map.slope(capped: map.value(f.value(at: y)))
+        }
         let part = writeGradient(
-            f + columns.lowerBound, g.map { $0 + columns.lowerBound }, columns.count, blockMax: blockMax,
-            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + columns.lowerBound }, smoothingSum: k.smoothing > 0,
-            map: map)
-        if let g, columns.contains(y) { g[y] -= hot * map.slope(capped: map.value(f[y])) }
+            f.advanced(by: lo), g.map { $0 + lo }, into: out?.advanced(by: lo), columns.count, blockMax: blockMax,
+            max: stats.max, a: a, b: b, weights: k.weights.map { $0 + lo }, smoothingSum: k.smoothing > 0, map: map)
+        if let label { out?.set(label, at: y) }
         return part
     }
 

@@ -136,6 +136,33 @@ import TestSupport
         #expect(m == nil, Comment(rawValue: m ?? ""))
     }
 
+    /// A 16-bit gradient from float32 logits: each entry the float32 result rounded once, within one
+    /// ulp of the type of the exact gradient, the label's p − 1 included (with weights, smoothing and
+    /// ignored rows, whose gradient rows are 0).
+    @Test(arguments: TestBackends.bothVariantsOnce, [ElementType.f16, .bf16])
+    func sixteenBitGradientFromFloat32Logits(_ backendCase: BackendCase, _ type: ElementType) throws {
+        try Self.sixteenBitGradient(try backendCase.make(), type, "\(backendCase)")
+    }
+
+    static func sixteenBitGradient(_ backend: some ComputeBackend, _ type: ElementType, _ backendCase: String) throws {
+        let (n, c) = (17, 700)
+        var rng = SeededGenerator(seed: 10)
+        let logits = RandomData.logits(n, c, scale: 8, &rng)
+        let options = CrossEntropyOptions(ignoreIndex: 3, classWeights: RandomData.weights(c, &rng), labelSmoothing: 0.05)
+        let labels = RandomData.labels(n, classes: c, ignoredFraction: 0.2, ignoreIndex: 3, &rng)
+        let f = try backend.makeBuffer(rows: n, cols: c)
+        try backend.upload(logits, to: f)
+        let g = try backend.makeBuffer(rows: n, cols: c, elementType: type)
+        _ = try backend.crossEntropy(logits: f, targets: .classIndices(try backend.makeIndexBuffer(labels)), options: options,
+                                     outputs: CrossEntropyOutputs(gradient: g))
+        let want = ReferenceCrossEntropy.evaluate(logits: DoubleMatrix(logits), targets: .classIndices(labels), options: options)
+        let got = try backend.download(g).storage
+        let float32Error = 2e-6 * (want.gradient.storage.map(abs).max() ?? 0)
+        let bad = zip(got, want.gradient.storage).enumerated().filter { abs(Double($1.0) - $1.1) > Self.ulp($1.1, type) + float32Error }
+        let first = bad.prefix(3).map { "[\($0.offset / c), \($0.offset % c)] got \($0.element.0), exact \($0.element.1)" }
+        #expect(bad.isEmpty, "\(backendCase) f32 → \(type) seed 10, \(n)x\(c): \(bad.count) entries beyond one ulp, first \(first)")
+    }
+
     @Test(arguments: TestBackends.bothVariantsOnce)
     func otherOperationsRefuseSixteenBitBuffers(_ backendCase: BackendCase) throws {
         try Self.refusal(try backendCase.make())
