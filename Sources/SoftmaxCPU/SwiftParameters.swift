@@ -13,7 +13,8 @@ public struct SwiftParameters: Sendable, Hashable, Codable {
     public var lanesMaxClasses: Int
     /// Rows at least this long are split across threads when there are fewer rows than threads.
     public var columnSplitMinClasses: Int
-    /// The 16-bit path widens about this many elements into float32 scratch at a time.
+    /// 16-bit storage that goes by tiles (the lanes kernel's rows, the column split, probability
+    /// targets) is widened about this many elements into float32 scratch at a time.
     public var halfTileElements: Int
     /// Rows per block and vocabulary columns per tile of the fused linear cross-entropy; nil:
     /// chosen from the shape (`LinearCrossEntropy.Tiles.automatic`).
@@ -68,7 +69,10 @@ public struct SwiftParameters: Sendable, Hashable, Codable {
         while t < Parallel.workerCount { threads.append(t); t *= 2 }
         let lanes = LanesKernels.classRange.contains(classes) ? [64, 0] : [64]
         let split = rows < Parallel.workerCount && classes >= 4096 ? [16384, classes, classes + 1] : [16384]
-        let tiles = elementType == .f32 ? [16384] : [16384, 4096, 65536]
+        // 16-bit storage is tiled only where the lanes kernel or the column split takes the rows;
+        // the row kernel reads and writes the 16-bit values in place.
+        let tiled = elementType != .f32 && (LanesKernels.classRange.contains(classes) || split.count > 1)
+        let tiles = tiled ? [16384, 4096, 65536] : [16384]
         var all: [SwiftParameters] = []
         for th in threads { for r in [4, 1, 2, 8] { for l in lanes { for s in split { for h in tiles {
             all.append(SwiftParameters(threads: th, rangesPerThread: r, lanesMaxClasses: l, columnSplitMinClasses: s, halfTileElements: h))
