@@ -152,6 +152,7 @@ enum RowKernel {
         var maxVec = Vec(repeating: -.infinity)
         var s0 = Vec(repeating: 0), s1 = Vec(repeating: 0)
         @inline(__always) func sweep(_ k: Int, _ s: inout Vec) {
+            f.prefetch(after: k)
             let x = f.vector(at: k)
             check = multiplyAdd(x, zero, check)
             maxVec = maximum(maxVec, x)
