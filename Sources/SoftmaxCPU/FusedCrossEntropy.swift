@@ -61,10 +61,11 @@ enum FusedCrossEntropy {
         return run(f, rows: n, targets: targets, k, out, p, map: Uncapped())
     }
 
-    /// 16-bit logits or gradient (`out.gradient` unused): tiles of rows are widened into float32
-    /// scratch that stays in cache, computed there by the float32 kernels (so the label's p − 1 is
-    /// formed in float32), and the gradient rounded once into its type. DRAM sees the 16-bit bytes
-    /// only; the scratch is a tile of logits and one of gradient per thread.
+    /// 16-bit logits or gradient (`out.gradient` unused). Class-index rows of the row kernel are
+    /// read and written in their types (`rows16`); the rest (the lanes kernel's rows, probability
+    /// targets, the column split) go by tiles of rows widened into float32 scratch that stays in
+    /// cache, computed there by the float32 kernels, the gradient rounded once into its type.
+    /// Either way the label's p − 1 is formed in float32 and DRAM sees the 16-bit bytes only.
     static func run(
         storage: Storage16, rows n: Int, targets: TargetPointers, softcap: Float?, _ k: XentConstants, _ out: Outputs,
         _ p: SwiftParameters

@@ -78,8 +78,9 @@ enum RowKernel {
     static let block = 2048
 
     /// How far above its reference a block's f' may rise before it is swept again: e^64·`block`
-    /// stays far inside float's range, and a factor of e^−64 against the final max keeps pass two's
-    /// product a normal float.
+    /// stays far inside float's range. (An entry stored against a reference far below the row's
+    /// final max meets a tiny factor in pass two, down to subnormals, and keeps fewer digits: only
+    /// where its probability is below float's resolution of 1 anyway.)
     static let headroom: Float = 64
 
     static func blockCount(_ count: Int) -> Int { (count + block - 1) / block }
