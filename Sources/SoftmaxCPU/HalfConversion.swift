@@ -41,7 +41,7 @@ enum HalfConversion {
 
     @inline(__always)
     static func widen(_ source: UnsafeRawPointer, _ type: ElementType) -> Float {
-        type == .f16 ? Float(source.loadUnaligned(as: Float16.self)) : ElementType.bfloat16(bits: source.loadUnaligned(as: UInt16.self))
+        type.value(bits: source.loadUnaligned(as: UInt16.self))
     }
 
     /// `finite`: the caller knows every value is finite (a fused call's gradient, whose inputs were
@@ -85,8 +85,6 @@ enum HalfConversion {
 
     @inline(__always)
     static func narrow(_ x: Float, into destination: UnsafeMutableRawPointer, _ type: ElementType) {
-        if type == .f16 { destination.storeBytes(of: Float16(x), as: Float16.self) } else {
-            destination.storeBytes(of: ElementType.bfloat16Bits(x), as: UInt16.self)
-        }
+        destination.storeBytes(of: type.bits(x), as: UInt16.self)
     }
 }
