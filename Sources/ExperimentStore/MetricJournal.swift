@@ -15,8 +15,9 @@ import Darwin
 /// opened on this host that finds such a journal commits the rows the run's transactions had not
 /// (`JournalRecovery`) and deletes the file; a writer that finishes normally deletes it itself.
 ///
-/// The file is created with O_EXCL | O_NOFOLLOW: a link (or anything else) already in its place is
-/// refused, never written through.
+/// The file is created with O_EXCL | O_NOFOLLOW under a name of its own, locked, and hard-linked
+/// into place: a link (or anything else) already there is refused, never written through, and the
+/// journal is never seen at its name unlocked while its writer lives.
 ///
 /// Format: records one after another, each 8-byte aligned: length (UInt32, whole record),
 /// checksum (UInt32, FNV-1a of the rest by 8-byte words), time (Double), step, epoch (Int64),
@@ -47,21 +48,35 @@ public final class MetricJournal {
     public static func path(store storePath: String, runID: Int64) -> String { "\(storePath).run-\(runID).metrics" }
 
     /// Creates the file, which must not exist yet, and locks it.
+    ///
+    /// The file is created and locked under a name of its own and only then linked to `path`:
+    /// created at `path` and locked after, it stood there unlocked for an instant, and an open of
+    /// the store in that instant could take it for a dead writer's journal, end the live run as
+    /// interrupted and delete the file (what a CI run's `aKilledRunIsMarkedInterrupted…`, finding
+    /// no journal, looked like). Where the file system has no hard links, it is created in place.
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
+        let creating = "\(path).creating-\(getpid())"
+        // A name only this process uses; one left by a process of the same pid that died here is litter.
+        unlink(creating)
+        var descriptor = open(creating, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        if descriptor >= 0 {
+            _ = flock(descriptor, LOCK_EX | LOCK_NB)
+            let linked = link(creating, path) == 0
             let reason = errno
-            var info = stat()
-            if reason == EEXIST, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
-                throw StoreError("\(path) is a symbolic link where the run's metrics journal goes; softmax-lab never writes through a link, so remove it and run again")
+            unlink(creating)
+            if !linked {
+                close(descriptor)
+                descriptor = -1
+                if reason != EPERM && reason != EOPNOTSUPP && reason != ENOSYS { try Self.refuse(path, reason) }
             }
-            if reason == EEXIST {
-                throw StoreError("\(path) already exists where the run's metrics journal goes; move it away and run again")
-            }
-            throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(reason))))")
         }
-        _ = flock(fd, LOCK_EX | LOCK_NB)
+        if descriptor < 0 {
+            descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else { try Self.refuse(path, errno) }
+            _ = flock(descriptor, LOCK_EX | LOCK_NB)
+        }
+        fd = descriptor
         var mapping: (UnsafeMutableRawPointer, Int)?
         for size in Self.reservations where mapping == nil {
             if let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED { mapping = (p, size) }
@@ -84,6 +99,18 @@ public final class MetricJournal {
     deinit {
         munmap(base, reserved)
         close(fd)
+    }
+
+    /// The sentence for a journal that cannot be created at `path` (errno `reason`).
+    private static func refuse(_ path: String, _ reason: Int32) throws -> Never {
+        var info = stat()
+        if reason == EEXIST, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            throw StoreError("\(path) is a symbolic link where the run's metrics journal goes; softmax-lab never writes through a link, so remove it and run again")
+        }
+        if reason == EEXIST {
+            throw StoreError("\(path) already exists where the run's metrics journal goes; move it away and run again")
+        }
+        throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(reason))))")
     }
 
     /// Writes one row; when this returns, the row survives the process being killed.

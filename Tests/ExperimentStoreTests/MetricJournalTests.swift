@@ -34,6 +34,44 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
+    /// What an open of the store sees while a writer creates its journal: never the journal at its
+    /// name without its writer's lock (it would take it for a dead writer's, end the live run and
+    /// delete the file). A second thread plays the open, in a tight loop, against 2,000 journals
+    /// created and removed in turn; whenever it gets the lock it checks, for a moment, that no live
+    /// journal is that file.
+    @Test func aLiveJournalIsNeverSeenUnlocked() throws {
+        let t = try TemporaryStore()
+        let path = t.path + ".run-1.metrics"
+        let shared = LiveJournal()
+        let opener = Thread {
+            while !shared.done {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                defer { close(fd) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+                var info = stat()
+                guard fstat(fd, &info) == 0 else { continue }
+                // Holding the lock: the live journal, if this is it, must not appear now.
+                for _ in 0..<200 where shared.inode == info.st_ino { shared.seenUnlocked += 1; break }
+            }
+            shared.finished = true
+        }
+        opener.start()
+        for _ in 0..<2_000 {
+            let journal = try MetricJournal(path: path)
+            var info = stat()
+            #expect(stat(path, &info) == 0)
+            shared.inode = info.st_ino
+            try journal.append(Self.samples(1)[0])
+            shared.inode = 0
+            journal.remove()
+        }
+        shared.done = true
+        while !shared.finished { usleep(1000) }
+        #expect(shared.seenUnlocked == 0, "a live journal was found unlocked \(shared.seenUnlocked) times")
+        #expect(!FileManager.default.fileExists(atPath: path + ".creating-\(getpid())"))
+    }
+
     /// A row torn by the process's death (cut short, or with bytes that never arrived) ends the rows.
     @Test func aTornLastRowIsDropped() throws {
         let t = try TemporaryStore()
@@ -135,4 +173,14 @@ extension MetricJournalTests {
         if case .end(let e) = entries[2] { #expect(e.status == .finished && e.error == nil) } else { Issue.record("\(entries[2])") }
         #expect(try MetricJournal.rows(atPath: corpus.appendingPathComponent("torn").path).count == 1)
     }
+}
+
+/// State shared by `aLiveJournalIsNeverSeenUnlocked`'s two threads, behind a lock.
+final class LiveJournal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _inode: UInt = 0, _done = false, _finished = false, _seenUnlocked = 0
+    var inode: UInt { get { lock.withLock { _inode } } set { lock.withLock { _inode = newValue } } }
+    var done: Bool { get { lock.withLock { _done } } set { lock.withLock { _done = newValue } } }
+    var finished: Bool { get { lock.withLock { _finished } } set { lock.withLock { _finished = newValue } } }
+    var seenUnlocked: Int { get { lock.withLock { _seenUnlocked } } set { lock.withLock { _seenUnlocked = newValue } } }
 }
