@@ -68,12 +68,12 @@ public final class MetricJournal {
             if !linked {
                 close(descriptor)
                 descriptor = -1
-                if reason != EPERM && reason != EOPNOTSUPP && reason != ENOSYS { try Self.refuse(path, reason) }
+                if reason != EPERM && reason != EOPNOTSUPP && reason != ENOSYS { throw Self.refusal(path, reason) }
             }
         }
         if descriptor < 0 {
             descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            guard descriptor >= 0 else { try Self.refuse(path, errno) }
+            guard descriptor >= 0 else { throw Self.refusal(path, errno) }
             _ = flock(descriptor, LOCK_EX | LOCK_NB)
         }
         fd = descriptor
@@ -102,15 +102,15 @@ public final class MetricJournal {
     }
 
     /// The sentence for a journal that cannot be created at `path` (errno `reason`).
-    private static func refuse(_ path: String, _ reason: Int32) throws -> Never {
+    private static func refusal(_ path: String, _ reason: Int32) -> StoreError {
         var info = stat()
         if reason == EEXIST, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
-            throw StoreError("\(path) is a symbolic link where the run's metrics journal goes; softmax-lab never writes through a link, so remove it and run again")
+            return StoreError("\(path) is a symbolic link where the run's metrics journal goes; softmax-lab never writes through a link, so remove it and run again")
         }
         if reason == EEXIST {
-            throw StoreError("\(path) already exists where the run's metrics journal goes; move it away and run again")
+            return StoreError("\(path) already exists where the run's metrics journal goes; move it away and run again")
         }
-        throw StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(reason))))")
+        return StoreError("\(path): cannot create the metrics journal (\(String(cString: strerror(reason))))")
     }
 
     /// Writes one row; when this returns, the row survives the process being killed.
