@@ -110,12 +110,13 @@ enum RowKernel {
         while j < count {
             let end = Swift.min(j + block, count)
             var sweep = sweepBlock(f, j..<end, reference: reference, map: map, exps: exps, sloped: sloped, check: &check)
+            let tailCheck = sweep.tailCheck
             if map.value(sweep.max) - reference > headroom {
                 reference = map.value(sweep.max)
                 var discard = Vec(repeating: 0)
                 sweep = sweepBlock(f, j..<end, reference: reference, map: map, exps: exps, sloped: sloped, check: &discard)
             }
-            for t in sweep.scalarRange { scalarCheck += f.value(at: t) - f.value(at: t) }
+            scalarCheck += tailCheck
             blockMax?[blockIndex] = reference
             if sweep.max > m {
                 let capped = map.value(sweep.max)
@@ -141,14 +142,15 @@ enum RowKernel {
     }
 
     /// One block's sweep: its raw max, Σ exp(f'_j − reference), and the exponentials stored (times
-    /// the slope when `sloped`); `scalarRange` is the tail that the vector loop left to scalars.
+    /// the slope when `sloped`); the vector loop's finiteness check goes into `check`, the scalar
+    /// tail's into `tailCheck`.
     /// Not inlined: a call per block costs nothing, and inlined twice it made `statistics` too
     /// large for the optimizer to inline the 16-bit conversions into it (they became calls).
     @inline(never)
     private static func sweepBlock<Map: LogitMap, Row: LogitRow>(
         _ f: Row, _ range: Range<Int>, reference: Float, map: Map, exps: UnsafeMutablePointer<Float>?, sloped: Bool,
         check: inout Vec
-    ) -> (max: Float, sum: Float, scalarRange: Range<Int>) {
+    ) -> (max: Float, sum: Float, tailCheck: Float) {
         let rv = Vec(repeating: reference), zero = Vec(repeating: 0)
         var maxVec = Vec(repeating: -.infinity)
         var s0 = Vec(repeating: 0), s1 = Vec(repeating: 0)
@@ -175,16 +177,17 @@ enum RowKernel {
         if k < vectorEnd { sweep(k, &s0) }
         let s = s0 + s1
         var blockMax = maxVec.max()
-        var scalarSum: Float = 0
+        var scalarSum: Float = 0, tailCheck: Float = 0
         for t in vectorEnd..<range.upperBound {
             let x = f.value(at: t)
+            tailCheck += x - x
             blockMax = Swift.max(blockMax, x)
             let fc = map.value(x)
             let e = expf(fc - reference)
             exps?[t] = sloped ? e * map.slope(capped: fc) : e
             scalarSum += e
         }
-        return (blockMax, s.sum() + scalarSum, vectorEnd..<range.upperBound)
+        return (blockMax, s.sum() + scalarSum, tailCheck)
     }
 
     /// Pass two: g_j = (a·exp(f'_j − m) − b·w_j)·∂f'_j/∂f_j over `count` columns into `out`, where
